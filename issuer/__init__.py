@@ -1,0 +1,67 @@
+"""The host application: app factory, configuration, database, services, pages and CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` may hold `settings` (a Settings), `clock`, or Settings overrides."""
+    from flask_wtf.csrf import CSRFProtect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from issuer.catalog import load_catalog
+    from issuer.config import Settings, load_settings
+    from issuer.context import IssuerContext, utcnow
+    from issuer.db import Database, get_session, init_app
+    from issuer.services.verification import LocalVerification
+    from issuer.web import credentials, errors, public, ratelimit, security, templating
+    from verifier.http import VerifierUnavailable, api
+
+    config = dict(config or {})
+    clock: Callable[[], datetime] = config.pop("clock", utcnow)
+    settings = config.pop("settings", None)
+    if not isinstance(settings, Settings):
+        settings = load_settings(**config)
+
+    app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    ctx = IssuerContext(settings, load_catalog(settings.catalog_path), clock)
+    app.extensions["certmanager"] = ctx
+    init_app(app, Database(settings.database_url))
+
+    local = LocalVerification(ctx)
+
+    def verify_token(token: str) -> Any:
+        try:
+            return local.verify(get_session(), token, now=ctx.clock())
+        except SQLAlchemyError as exc:
+            raise VerifierUnavailable("the issuer's database is unreachable; try again shortly") from exc
+
+    app.extensions["certmanager.verification"] = local
+    app.extensions["verifier.verify"] = verify_token
+    app.extensions["verifier.clock"] = ctx.clock
+
+    csrf = CSRFProtect(app)
+    limiter = ratelimit.init_app(app, settings)
+    limiter.limit(ratelimit.verify_limit(settings), exempt_when=ratelimit.verify_exempt(settings))(api)
+    for blueprint in (api, public.bp, credentials.bp):
+        csrf.exempt(blueprint)
+        app.register_blueprint(blueprint)
+    app.context_processor(lambda: {"ctx": ctx})
+    app.add_template_filter(templating.long_date)
+    errors.init_app(app)
+    security.init_app(app)
+    return app

@@ -1,0 +1,59 @@
+"""What every service needs besides a session: settings, catalog, clock, URL builders, caches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from keys import SigningKey, load_signing_key
+
+from issuer.catalog import Catalog
+from issuer.config import Settings
+from issuer.models import SigningKeyRecord
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IssuerContext:
+    def __init__(self, settings: Settings, catalog: Catalog, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.clock = clock
+        self._signers: dict[str, SigningKey] = {}
+
+    # Identifiers (SPEC §4)
+    @property
+    def issuer_id(self) -> str:
+        return f"{self.settings.base_url}/issuer"
+
+    @property
+    def keys_prefix(self) -> str:
+        return f"{self.settings.base_url}/keys/"
+
+    def kid(self, thumbprint: str) -> str:
+        return self.keys_prefix + thumbprint
+
+    def credential_url(self, cred_id: str) -> str:
+        return f"{self.settings.base_url}/c/{cred_id}"
+
+    def status_url(self, list_id: str) -> str:
+        return f"{self.settings.base_url}/status/{list_id}"
+
+    def achievement_url(self, code: str) -> str:
+        return f"{self.settings.base_url}/achievements/{code}"
+
+    def signer(self, record: SigningKeyRecord) -> SigningKey:
+        """The decrypted signing key for `record`, decrypted once per process."""
+        cached = self._signers.get(record.thumbprint)
+        if cached is None:
+            cached = load_signing_key(
+                record.encrypted_private_key,
+                self.settings.key_passphrase,
+                public_jwk=record.public_jwk,
+                kid=self.kid(record.thumbprint),
+                alg=record.alg,
+            )
+            self._signers[record.thumbprint] = cached
+        return cached

@@ -1,0 +1,171 @@
+"""Bitstring status lists: random slot allocation, bit flips, signing and publishing."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from verifier import encode_list
+from verifier.statuslist import set_bit
+from verifier.timeutil import format_datetime
+
+from issuer.context import IssuerContext
+from issuer.errors import NotInitialized, StatusListNotFound
+from issuer.ids import new_status_list_id
+from issuer.models import CredentialRecord, SigningKeyRecord, StatusListRecord
+from issuer.services.state import bump_generation
+
+PURPOSE = "revocation"
+_MAX_TRIES = 64
+
+
+def _active_key(session: Session) -> SigningKeyRecord:
+    record = session.execute(select(SigningKeyRecord).where(SigningKeyRecord.state == "active")).scalar_one_or_none()
+    if record is None:
+        raise NotInitialized("no active signing key: run `certmanager init`")
+    return record
+
+
+def sign_list(session: Session, ctx: IssuerContext, record: StatusListRecord, now: datetime) -> None:
+    """(Re-)sign `record` with the active key; the ETag changes with the signed bytes."""
+    key = _active_key(session)
+    signer = ctx.signer(key)
+    url = ctx.status_url(record.id)
+    issued = format_datetime(now)
+    payload = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": ctx.issuer_id,
+        "validFrom": issued,
+        "credentialSubject": {
+            "id": f"{url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": record.purpose,
+            "encodedList": encode_list(record.bits),
+            "ttl": ctx.settings.status_ttl_ms,
+        },
+        "iss": ctx.issuer_id,
+        "jti": url,
+        "nbf": int(now.timestamp()),
+        "iat": int(now.timestamp()),
+    }
+    record.jwt = signer.sign(payload, typ="vc+jwt")
+    record.etag = hashlib.sha256(record.jwt.encode("ascii")).hexdigest()[:32]
+    record.signed_at = now
+    record.signed_by = key.thumbprint
+
+
+def create_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
+    entries = max(ctx.settings.status_index_range, 131_072)
+    record = StatusListRecord(
+        id=new_status_list_id(),
+        purpose=PURPOSE,
+        entries=entries,
+        capacity=min(ctx.settings.status_list_capacity, ctx.settings.status_index_range),
+        allocated=0,
+        is_open=True,
+        bits=bytes(entries // 8),
+        created_at=now,
+    )
+    sign_list(session, ctx, record, now)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def ensure_open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
+    found = session.execute(
+        select(StatusListRecord).where(StatusListRecord.is_open.is_(True)).order_by(StatusListRecord.created_at).limit(1)
+    ).scalar_one_or_none()
+    return found or create_list(session, ctx, now)
+
+
+def allocate_slot(session: Session, ctx: IssuerContext, now: datetime) -> tuple[StatusListRecord, int]:
+    """A random unused index in an open list. The list row is locked (PostgreSQL) or the
+    database is (SQLite) until commit, and (list, index) is unique in the table as a backstop."""
+    while True:
+        record = session.execute(
+            select(StatusListRecord)
+            .where(StatusListRecord.is_open.is_(True))
+            .order_by(StatusListRecord.created_at)
+            .limit(1)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if record is None:
+            record = create_list(session, ctx, now)
+        if record.allocated >= record.capacity:
+            record.is_open = False
+            session.flush()
+            continue
+        index = _free_index(session, record, ctx.settings.status_index_range)
+        if index is None:  # improbable: the list is nearly full; close it and use a new one
+            record.is_open = False
+            session.flush()
+            continue
+        record.allocated += 1
+        if record.allocated >= record.capacity:
+            record.is_open = False
+        return record, index
+
+
+def _free_index(session: Session, record: StatusListRecord, index_range: int) -> int | None:
+    upper = min(index_range, record.entries)
+    for _ in range(_MAX_TRIES):
+        index = secrets.randbelow(upper)
+        taken = session.execute(
+            select(
+                exists().where(
+                    CredentialRecord.status_list_id == record.id, CredentialRecord.status_index == index
+                )
+            )
+        ).scalar_one()
+        if not taken:
+            return index
+    return None
+
+
+def flag(session: Session, ctx: IssuerContext, slots: Iterable[tuple[str, int]], now: datetime) -> int:
+    """Set the bits of `slots` (list id, index) and re-sign each list that changed."""
+    by_list: dict[str, list[int]] = {}
+    for list_id, index in slots:
+        by_list.setdefault(list_id, []).append(index)
+    changed = 0
+    for list_id in sorted(by_list):
+        record = session.execute(
+            select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
+        ).scalar_one()
+        bits = bytearray(record.bits)
+        for index in by_list[list_id]:
+            set_bit(bits, index)
+        if bytes(bits) != record.bits:
+            record.bits = bytes(bits)
+            sign_list(session, ctx, record, now)
+            changed += 1
+    if changed:
+        bump_generation(session)
+    return changed
+
+
+def resign_lists_signed_by(session: Session, ctx: IssuerContext, thumbprint: str, now: datetime) -> int:
+    """Re-sign with the active key every list whose signature depends on `thumbprint`."""
+    records = session.execute(
+        select(StatusListRecord).where(StatusListRecord.signed_by == thumbprint).with_for_update()
+    ).scalars().all()
+    for record in records:
+        sign_list(session, ctx, record, now)
+    if records:
+        bump_generation(session)
+    return len(records)
+
+
+def get_list(session: Session, list_id: str) -> StatusListRecord:
+    record = session.get(StatusListRecord, list_id)
+    if record is None:
+        raise StatusListNotFound(f"no status list {list_id!r}")
+    return record

@@ -1,0 +1,1 @@
+"""Blueprints per audience (public, credential pages) plus errors, headers and rate limits."""

@@ -1,0 +1,120 @@
+"""The public credential page `/c/<id>` with content negotiation, and its QR codes."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from verifier import VerificationResult
+from verifier.http import json_response
+from wallet_export import qr_png, qr_svg, share_links
+
+from issuer.context import IssuerContext
+from issuer.db import get_session
+from issuer.errors import CredentialNotFound
+from issuer.models import CredentialRecord
+from issuer.services.credentials import get_credential
+from issuer.services.verification import LocalVerification
+
+bp = Blueprint("credentials", __name__)
+
+VERDICTS = {
+    "valid": ("Valid", "This credential is genuine and current."),
+    "expired": ("Expired", "This credential is genuine, but it has expired."),
+    "not_yet_valid": ("Not yet valid", "This credential is genuine, but it is not valid yet."),
+    "revoked": ("Revoked", "The issuer has revoked this credential."),
+    "superseded": ("Superseded", "This credential was replaced by a newer one."),
+    "suspended": ("Suspended", "The issuer has suspended this credential."),
+    "key_compromised": ("Not trusted", "The key that signed this credential was reported compromised."),
+    "status_unavailable": ("Cannot check now", "We could not confirm this credential's current status."),
+}
+REJECTED = ("Not genuine", "This credential could not be verified.")
+
+
+def _ctx() -> IssuerContext:
+    ctx: IssuerContext = current_app.extensions["certmanager"]
+    return ctx
+
+
+def _split(ref: str) -> tuple[str, str]:
+    cred_id, dot, suffix = ref.partition(".")
+    return cred_id, dot + suffix
+
+
+def _verify(record: CredentialRecord) -> VerificationResult:
+    local: LocalVerification = current_app.extensions["certmanager.verification"]
+    return local.verify(get_session(), record.jwt, now=_ctx().clock())
+
+
+@bp.get("/c/<ref>")
+def credential(ref: str) -> Response:
+    cred_id, suffix = _split(ref)
+    if suffix not in ("", ".jwt"):
+        raise CredentialNotFound(f"no credential document {ref!r}")
+    record = get_credential(get_session(), cred_id)
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/vc+jwt"], "text/html")
+    if suffix == ".jwt" or (best == "application/vc+jwt" and not request.accept_mimetypes.accept_html):
+        response = Response(record.jwt, mimetype="application/vc+jwt")
+    elif best == "application/json":
+        response = json_response(_verify(record).to_dict())
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = Response(_page(record), mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _page(record: CredentialRecord) -> str:
+    ctx = _ctx()
+    result = _verify(record)
+    url = ctx.credential_url(record.id)
+    title, summary = VERDICTS.get(result.status, REJECTED)
+    cert = ctx.catalog.get(record.certification_code or "")
+    name = cert.name if cert else (record.certification_code or "Credential")
+    links = share_links(
+        url=url,
+        credential_name=name,
+        issuer_name=ctx.settings.issuer_name,
+        issued=record.issued_at,
+        expires=record.valid_until,
+        cert_id=record.id,
+    )
+    return render_template(
+        "credential.html",
+        ctx=ctx,
+        record=record,
+        result=result,
+        verdict_title=title,
+        verdict_summary=summary,
+        credential_name=name,
+        certification=cert,
+        url=url,
+        links=links,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _render_qr(url: str, kind: str) -> tuple[bytes, str]:
+    data = qr_png(url) if kind == "png" else qr_svg(url, title="QR code of " + url)
+    return data, hashlib.sha256(data).hexdigest()[:32]
+
+
+@bp.get("/c/<cred_id>/qr.<kind>")
+def qr(cred_id: str, kind: str) -> Response:
+    if kind not in ("png", "svg"):
+        raise CredentialNotFound(f"no QR format {kind!r}")
+    record = get_credential(get_session(), cred_id)
+    data, etag = _render_qr(_ctx().credential_url(record.id), kind)
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(data, mimetype="image/png" if kind == "png" else "image/svg+xml")
+        response.headers["Content-Disposition"] = f'inline; filename="credential-{record.id}-qr.{kind}"'
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,47 @@
+"""base64url helpers and RFC 7638 JWK thumbprints."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Any
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+
+# RFC 7638 §3.2: the required members of each key type, in lexicographic order.
+_THUMBPRINT_MEMBERS = {
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+    "RSA": ("e", "kty", "n"),
+}
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url, as JOSE uses it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Strict unpadded base64url: raises ValueError on padding, stray characters or bad length."""
+    if not _B64URL.match(text) or len(text) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not unpadded base64url") from exc
+    # Reject non-canonical encodings (unused trailing bits set), so one token has one spelling.
+    if b64url_encode(decoded) != text:
+        raise ValueError("non-canonical base64url")
+    return decoded
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """The base64url SHA-256 RFC 7638 thumbprint of a public JWK."""
+    members = _THUMBPRINT_MEMBERS.get(str(jwk.get("kty")))
+    if members is None:
+        raise ValueError(f"unsupported kty {jwk.get('kty')!r}")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
