@@ -41,7 +41,9 @@ def main() -> None:
             session = get_session()
             now = datetime.now(UTC)
             initialize(session, ctx, now=now)
-            cand = candidates.create_candidate(session, email="b@example.org", first_name="Bench", last_name="Mark", now=now)
+            cand = candidates.create_candidate(
+                session, email="b@example.org", first_name="Bench", last_name="Mark", now=now
+            )
             _, record = certifications.grant(session, ctx, cand, "CNA-ENT", (now - timedelta(days=1)).date(), now=now)
             session.commit()
             token = record.jwt

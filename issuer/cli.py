@@ -16,9 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from keys import KeyError_
-
 from issuer.errors import ConfigError, IssuerError
+from keys import KeyError_
 
 EXIT_OK, EXIT_NOT_VALID, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 4
 
@@ -131,7 +130,9 @@ def serve(host: str, port: int, workers: int) -> None:
         problem = preflight(app)
     if problem:
         fail(problem, EXIT_USAGE)
-    err.print(f"Serving {app.extensions['certmanager'].settings.issuer_name} on http://{host}:{port}/ ({workers} workers)")
+    err.print(
+        f"Serving {app.extensions['certmanager'].settings.issuer_name} on http://{host}:{port}/ ({workers} workers)"
+    )
     run(app, host=host, port=port, workers=workers)
 
 
@@ -151,8 +152,15 @@ def catalog(fmt: str) -> None:
         return
     table = Table("Code", "Name", "Track", "Level", "Exams", "Prerequisites", "Years")
     for c in cat.certifications.values():
-        table.add_row(c.code, c.name, c.track, c.level, ", ".join(c.exams), ", ".join(c.prerequisites) or "—",
-                      str(c.validity_years))
+        table.add_row(
+            c.code,
+            c.name,
+            c.track,
+            c.level,
+            ", ".join(c.exams),
+            ", ".join(c.prerequisites) or "—",
+            str(c.validity_years),
+        )
     out.print(table)
 
 
@@ -176,8 +184,14 @@ def credentials_list(candidate: str | None, fmt: str) -> None:
         return
     table = Table("ID", "Candidate", "Kind", "Certification", "Status", "Valid until")
     for r in rows:
-        table.add_row(r["id"], r["candidate_id"], r["kind"], r["certification"] or "—", r["status"],
-                      (r["valid_until"] or "—")[:10])
+        table.add_row(
+            r["id"],
+            r["candidate_id"],
+            r["kind"],
+            r["certification"] or "—",
+            r["status"],
+            (r["valid_until"] or "—")[:10],
+        )
     out.print(table)
 
 
@@ -198,7 +212,7 @@ def credentials_show(cred_id: str, fmt: str) -> None:
 
 def _short_id(ctx: Any, ref: str) -> str:
     prefix = ctx.credential_url("")
-    return ref[len(prefix):] if ref.startswith(prefix) else ref
+    return ref[len(prefix) :] if ref.startswith(prefix) else ref
 
 
 @main.command()
@@ -229,7 +243,7 @@ def verify(token: str, fmt: str) -> None:
     """Verify TOKEN, @FILE or - (stdin) exactly as this instance's public API does."""
     from verifier.jws import MAX_TOKEN_BYTES
 
-    if token == "-":
+    if token == "-":  # noqa: S105 - "-" means stdin, not a password
         raw = sys.stdin.read(MAX_TOKEN_BYTES + 1)
     elif token.startswith("@"):
         try:
@@ -249,7 +263,9 @@ def verify(token: str, fmt: str) -> None:
         out.print(f"[{style}]{result.status.upper()}[/]")
         cred = result.credential or {}
         if cred:
-            out.print(f"  {cred.get('subject_name')} — " + ", ".join(c["name"] or "" for c in cred.get("certifications", [])))
+            out.print(
+                f"  {cred.get('subject_name')} — " + ", ".join(c["name"] or "" for c in cred.get("certifications", []))
+            )
         for check in result.checks:
             out.print(f"  {'✓' if check.ok else '✗'} {check.check}: {check.detail}", markup=False)
     sys.exit(EXIT_OK if result.verified else EXIT_NOT_VALID)
@@ -270,9 +286,8 @@ def keys() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def keys_list(fmt: str) -> None:
     """Every key with its state."""
-    from verifier.timeutil import format_datetime
-
     from issuer.services.keyring import list_keys
+    from verifier.timeutil import format_datetime
 
     with app_session() as (ctx, session):
         rows = [
@@ -326,7 +341,9 @@ def keys_compromised(kid: str, reissue: bool) -> None:
         if progress:
             progress.start()
         try:
-            report = mark_compromised(session, ctx, kid, now=ctx.clock(), actor=_actor(), reissue=reissue, progress=update)
+            report = mark_compromised(
+                session, ctx, kid, now=ctx.clock(), actor=_actor(), reissue=reissue, progress=update
+            )
         finally:
             if progress:
                 progress.stop()

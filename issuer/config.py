@@ -92,8 +92,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     except OSError as exc:
         raise ConfigError(f"cannot create the instance dir {instance_dir}: {exc.strerror}") from None
 
-    database_url = overrides.pop("database_url", None) or env.get("CERTMANAGER_DATABASE_URL") or (
-        f"sqlite:///{instance_dir / 'certmanager.sqlite3'}"
+    database_url = (
+        overrides.pop("database_url", None)
+        or env.get("CERTMANAGER_DATABASE_URL")
+        or (f"sqlite:///{instance_dir / 'certmanager.sqlite3'}")
     )
     if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
@@ -104,9 +106,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if value:
             return str(value)
         if not is_sqlite:
-            raise ConfigError(
-                f"{var} is required with a database other than SQLite: every instance must share it"
-            )
+            raise ConfigError(f"{var} is required with a database other than SQLite: every instance must share it")
         return _instance_secret(instance_dir, name)
 
     alg = overrides.pop("signing_alg", None) or env.get("CERTMANAGER_SIGNING_ALG") or "ES256"
@@ -128,7 +128,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         key_passphrase=secret("key_passphrase", "CERTMANAGER_KEY_PASSPHRASE"),
         signing_alg=alg,
         smtp_url=overrides.pop("smtp_url", None) or env.get("CERTMANAGER_SMTP_URL") or None,
-        issuer_name=overrides.pop("issuer_name", None) or env.get("CERTMANAGER_ISSUER_NAME") or "Example Certification Program",
+        issuer_name=overrides.pop("issuer_name", None)
+        or env.get("CERTMANAGER_ISSUER_NAME")
+        or "Example Certification Program",
         catalog_path=Path(catalog) if catalog else None,
         ratelimit_storage_url=overrides.pop("ratelimit_storage_url", None)
         or env.get("CERTMANAGER_RATELIMIT_STORAGE_URL")

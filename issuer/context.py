@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from keys import SigningKey, load_signing_key
-
 from issuer.catalog import Catalog
 from issuer.config import Settings
 from issuer.models import SigningKeyRecord
+from keys import SigningKey, load_signing_key
 
 
 def utcnow() -> datetime:

@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-from keys import KeyError_
 from sqlalchemy.exc import SQLAlchemyError
+
+from keys import KeyError_
 
 
 def preflight(app: Flask) -> str | None:

@@ -52,9 +52,7 @@ class PublicKey:
                 r = int.from_bytes(signature[:32], "big")
                 s = int.from_bytes(signature[32:], "big")
                 assert isinstance(self._key, ec.EllipticCurvePublicKey)
-                self._key.verify(
-                    encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256())
-                )
+                self._key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
             elif self.alg == "EdDSA":
                 assert isinstance(self._key, ed25519.Ed25519PublicKey)
                 self._key.verify(signature, signing_input)
@@ -95,7 +93,9 @@ class SigningKey:
     def alg(self) -> str:
         return self.public.alg
 
-    def sign(self, claims: Mapping[str, Any], *, typ: str | None, extra_headers: Mapping[str, str] | None = None) -> str:
+    def sign(
+        self, claims: Mapping[str, Any], *, typ: str | None, extra_headers: Mapping[str, str] | None = None
+    ) -> str:
         """Sign `claims` as a compact JWS with header `alg`, `kid` and (if given) `typ`."""
         headers: dict[str, Any] = {"kid": self.kid}
         if typ is not None:
@@ -222,4 +222,3 @@ def load_signing_key(
         raise KeyDecryptionError("stored private key does not match its public key")
     public = public_key_from_jwk(public_jwk, kid=kid, alg=alg)
     return SigningKey(private, public)
-

@@ -10,15 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from keys import SUPPORTED_ALGORITHMS, KeyState
-
 from verifier.credential import Credential, parse_credential
 from verifier.errors import (
     PRIORITY,
     Expired,
-    NotYetValid,
     InvalidSignature,
     KeyCompromised,
     Malformed,
+    NotYetValid,
     Revoked,
     StatusUnavailable,
     Superseded,

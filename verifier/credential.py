@@ -239,7 +239,9 @@ def _certifications(kind: str, subject: dict[str, Any], valid_until: datetime | 
         return [entry] if entry else []
     # Transcript (CLR 2.0 shaped): one assertion per certification, each with its own expiry.
     out: list[dict[str, Any]] = []
-    for assertion in subject.get("verifiableCredential", []) if isinstance(subject.get("verifiableCredential"), list) else []:
+    for assertion in (
+        subject.get("verifiableCredential", []) if isinstance(subject.get("verifiableCredential"), list) else []
+    ):
         if not isinstance(assertion, dict):
             continue
         inner = assertion.get("credentialSubject")

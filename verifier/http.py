@@ -74,15 +74,11 @@ def extract_token() -> str:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BadEnvelope("the body is not UTF-8 text") from None
-    raise BadEnvelope(
-        f"unsupported Content-Type {mimetype!r}: send application/json, application/vc+jwt or text/plain"
-    )
+    raise BadEnvelope(f"unsupported Content-Type {mimetype!r}: send application/json, application/vc+jwt or text/plain")
 
 
 def unavailable_result(detail: str, now: datetime) -> VerificationResult:
-    return VerificationResult(
-        status=StatusUnavailable.code, checked_at=now, checks=[Check("status", False, detail)]
-    )
+    return VerificationResult(status=StatusUnavailable.code, checked_at=now, checks=[Check("status", False, detail)])
 
 
 @api.route("/api/v1/verify", methods=["POST"])

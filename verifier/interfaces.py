@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Protocol
 
 from keys import KeyRing, RingEntry
-
 from verifier.errors import StatusUnavailable, UnknownKey, UntrustedIssuer
 from verifier.statuslist import StatusList
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys import b64url_decode
-
 from verifier.errors import Malformed
 
 MAX_TOKEN_BYTES = 64 * 1024

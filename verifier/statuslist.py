@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from keys import b64url_decode, b64url_encode
-
 from verifier.errors import Malformed, StatusUnavailable, Unsupported, VerificationError
 from verifier.jws import parse_compact
 from verifier.timeutil import parse_datetime
@@ -111,7 +110,8 @@ def _verify_status_list(
     if not key.verify(jws.signing_input, jws.signature):
         raise StatusUnavailable("status list signature does not verify")
     # Verified from here on.
-    credential = payload.get("vc") if isinstance(payload.get("vc"), dict) else payload
+    vc = payload.get("vc")
+    credential: dict[str, Any] = vc if isinstance(vc, dict) else payload
     if payload.get("iss", issuer) != issuer or _issuer_id(credential.get("issuer")) not in (None, issuer):
         raise StatusUnavailable("status list was issued by someone else")
     types = credential.get("type")

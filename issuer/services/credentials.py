@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from verifier.timeutil import format_datetime
-
 from issuer.context import IssuerContext
 from issuer.errors import CredentialNotFound, UnknownCertification
 from issuer.ids import is_credential_id, new_credential_id
 from issuer.models import Candidate, Certification, CredentialRecord
 from issuer.services import status_lists
 from issuer.services.keyring import active_key
+from verifier.timeutil import format_datetime
 
 VCDM2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from keys import KeyRing, KeyState, RingEntry, generate_key, public_key_from_jwk
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,7 @@ from issuer.errors import InvalidKeyState, KeyInUse, KeyNotFound, NotInitialized
 from issuer.models import CredentialRecord, SigningKeyRecord
 from issuer.services import audit, status_lists
 from issuer.services.state import bump_generation
+from keys import KeyRing, KeyState, RingEntry, generate_key, public_key_from_jwk
 
 
 def create_active_key(session: Session, ctx: IssuerContext, now: datetime, alg: str | None = None) -> SigningKeyRecord:
@@ -63,7 +63,9 @@ def _get(session: Session, ctx: IssuerContext, key_ref: str) -> SigningKeyRecord
     return record
 
 
-def rotate(session: Session, ctx: IssuerContext, *, now: datetime, actor: str, alg: str | None = None) -> SigningKeyRecord:
+def rotate(
+    session: Session, ctx: IssuerContext, *, now: datetime, actor: str, alg: str | None = None
+) -> SigningKeyRecord:
     begin_write(session)
     if active_key(session) is None and session.execute(select(SigningKeyRecord.thumbprint).limit(1)).first() is None:
         raise NotInitialized("no keys yet: run `certmanager init`")

@@ -10,15 +10,14 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from verifier import encode_list
-from verifier.statuslist import set_bit
-from verifier.timeutil import format_datetime
-
 from issuer.context import IssuerContext
 from issuer.errors import NotInitialized, StatusListNotFound
 from issuer.ids import new_status_list_id
 from issuer.models import CredentialRecord, SigningKeyRecord, StatusListRecord
 from issuer.services.state import bump_generation
+from verifier import encode_list
+from verifier.statuslist import set_bit
+from verifier.timeutil import format_datetime
 
 PURPOSE = "revocation"
 _MAX_TRIES = 64
@@ -81,7 +80,10 @@ def create_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusLi
 
 def ensure_open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
     found = session.execute(
-        select(StatusListRecord).where(StatusListRecord.is_open.is_(True)).order_by(StatusListRecord.created_at).limit(1)
+        select(StatusListRecord)
+        .where(StatusListRecord.is_open.is_(True))
+        .order_by(StatusListRecord.created_at)
+        .limit(1)
     ).scalar_one_or_none()
     return found or create_list(session, ctx, now)
 
@@ -119,11 +121,7 @@ def _free_index(session: Session, record: StatusListRecord, index_range: int) ->
     for _ in range(_MAX_TRIES):
         index = secrets.randbelow(upper)
         taken = session.execute(
-            select(
-                exists().where(
-                    CredentialRecord.status_list_id == record.id, CredentialRecord.status_index == index
-                )
-            )
+            select(exists().where(CredentialRecord.status_list_id == record.id, CredentialRecord.status_index == index))
         ).scalar_one()
         if not taken:
             return index
@@ -154,9 +152,11 @@ def flag(session: Session, ctx: IssuerContext, slots: Iterable[tuple[str, int]],
 
 def resign_lists_signed_by(session: Session, ctx: IssuerContext, thumbprint: str, now: datetime) -> int:
     """Re-sign with the active key every list whose signature depends on `thumbprint`."""
-    records = session.execute(
-        select(StatusListRecord).where(StatusListRecord.signed_by == thumbprint).with_for_update()
-    ).scalars().all()
+    records = (
+        session.execute(select(StatusListRecord).where(StatusListRecord.signed_by == thumbprint).with_for_update())
+        .scalars()
+        .all()
+    )
     for record in records:
         sign_list(session, ctx, record, now)
     if records:

@@ -6,17 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from keys import KeyRing, RingEntry
 from sqlalchemy.orm import Session
-
-from verifier import RevocationInfo, StatusList, VerificationResult, Verifier, verify_status_list
-from verifier.errors import StatusUnavailable, UnknownKey, UntrustedIssuer
 
 from issuer.context import IssuerContext
 from issuer.ids import is_credential_id
 from issuer.models import CredentialRecord, StatusListRecord
 from issuer.services.keyring import load_ring
 from issuer.services.state import current_generation
+from keys import KeyRing, RingEntry
+from verifier import RevocationInfo, StatusList, VerificationResult, Verifier, verify_status_list
+from verifier.errors import StatusUnavailable, UnknownKey, UntrustedIssuer
 
 
 @dataclass

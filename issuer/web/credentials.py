@@ -7,16 +7,15 @@ from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from verifier import VerificationResult
-from verifier.http import json_response
-from wallet_export import qr_png, qr_svg, share_links
-
 from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.errors import CredentialNotFound
 from issuer.models import CredentialRecord
 from issuer.services.credentials import get_credential
 from issuer.services.verification import LocalVerification
+from verifier import VerificationResult
+from verifier.http import json_response
+from wallet_export import qr_png, qr_svg, share_links
 
 bp = Blueprint("credentials", __name__)
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, render_template, request
-from keys import KeyError_
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from verifier.http import problem
-
 from issuer.errors import IssuerError
+from keys import KeyError_
+from verifier.http import problem
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +65,26 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def _database_down(exc: SQLAlchemyError) -> Response:
         log.warning("database error: %s", exc.__class__.__name__)
-        return render_error(503, "database_unavailable", "Temporarily unavailable",
-                            "We cannot reach our records right now. Please try again in a moment.")
+        return render_error(
+            503,
+            "database_unavailable",
+            "Temporarily unavailable",
+            "We cannot reach our records right now. Please try again in a moment.",
+        )
 
     @app.errorhandler(KeyError_)
     def _keys_unusable(exc: KeyError_) -> Response:
         log.error("signing keys unusable: %s", exc.code)
-        return render_error(503, "signing_unavailable", "Temporarily unavailable",
-                            "Signing is unavailable on this server; the operator has been told.")
+        return render_error(
+            503,
+            "signing_unavailable",
+            "Temporarily unavailable",
+            "Signing is unavailable on this server; the operator has been told.",
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return render_error(500, "internal_error", "Something went wrong",
-                            "An unexpected error occurred. It has been logged.")
+        return render_error(
+            500, "internal_error", "Something went wrong", "An unexpected error occurred. It has been logged."
+        )

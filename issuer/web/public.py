@@ -8,15 +8,13 @@ from urllib.parse import quote, urlsplit
 from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import text
 
-from verifier.http import CORS_HEADERS, json_response, problem
-
 from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.errors import KeyNotFound
 from issuer.models import SigningKeyRecord
 from issuer.services import keyring, status_lists
-from issuer.services.credentials import achievement, issuer_profile
-from issuer.services.credentials import OB3_CONTEXT, VCDM2_CONTEXT
+from issuer.services.credentials import OB3_CONTEXT, VCDM2_CONTEXT, achievement, issuer_profile
+from verifier.http import CORS_HEADERS, json_response, problem
 
 bp = Blueprint("public", __name__)
 
@@ -56,8 +54,12 @@ def key(thumbprint: str) -> Response:
     if record is None:
         raise KeyNotFound(f"no key {thumbprint!r}")
     if record.state == "compromised":
-        return problem(410, "key_compromised", "Key compromised",
-                       "This key was reported compromised; nothing it signed is trusted.")
+        return problem(
+            410,
+            "key_compromised",
+            "Key compromised",
+            "This key was reported compromised; nothing it signed is trusted.",
+        )
     if record.state == "retired":
         return problem(410, "key_retired", "Key retired", "This key is no longer published.")
     ctx = _ctx()
