@@ -167,9 +167,10 @@ class Verifier:
     def _check_period(
         credential: Credential, now: datetime, result: VerificationResult, failures: list[VerificationError]
     ) -> None:
-        if credential.valid_until is not None and credential.valid_until + LEEWAY < now:
+        # The leeway moves `now`, not the credential's dates (9999-12-31 + 60 s would overflow).
+        if credential.valid_until is not None and now - LEEWAY > credential.valid_until:
             failure: VerificationError = Expired(f"expired on {format_datetime(credential.valid_until)}")
-        elif credential.valid_from is not None and credential.valid_from - LEEWAY > now:
+        elif credential.valid_from is not None and now + LEEWAY < credential.valid_from:
             failure = NotYetValid(f"valid from {format_datetime(credential.valid_from)}")
         else:
             until = format_datetime(credential.valid_until) if credential.valid_until else "no end date"

@@ -16,6 +16,7 @@ VCDM2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 VCDM1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 CERTIFICATION_TYPES = frozenset({"OpenBadgeCredential", "AchievementCredential"})
 TRANSCRIPT_TYPES = frozenset({"ClrCredential"})
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: the last date Python can represent
 _INDEX = re.compile(r"^(0|[1-9][0-9]{0,9})$")
 
 
@@ -67,6 +68,8 @@ def _int_claim(payload: dict[str, Any], name: str) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise Malformed(f"{name} must be an integer NumericDate")
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise Malformed(f"{name} is out of range")
     return value
 
 

@@ -29,7 +29,10 @@ def decode_list(encoded: str, *, max_bytes: int = MAX_DECOMPRESSED) -> bytes:
         raise ValueError("encodedList is not multibase base64url")
     compressed = b64url_decode(encoded[1:])
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    data = inflater.decompress(compressed, max_bytes + 1)
+    try:
+        data = inflater.decompress(compressed, max_bytes + 1)
+    except zlib.error as exc:
+        raise ValueError("encodedList is not gzip") from exc
     if len(data) > max_bytes or inflater.unconsumed_tail:
         raise ValueError("status list inflates past the limit")
     if not inflater.eof:
@@ -114,6 +117,9 @@ def _verify_status_list(
     credential: dict[str, Any] = vc if isinstance(vc, dict) else payload
     if payload.get("iss", issuer) != issuer or _issuer_id(credential.get("issuer")) not in (None, issuer):
         raise StatusUnavailable("status list was issued by someone else")
+    list_id = credential.get("id", url)
+    if list_id != url and not (isinstance(list_id, str) and list_id.startswith(url + "#")):
+        raise StatusUnavailable("the list served is not the list the credential names")
     types = credential.get("type")
     types = [types] if isinstance(types, str) else types
     if not isinstance(types, list) or "BitstringStatusListCredential" not in types:
@@ -150,16 +156,17 @@ def _check_window(payload: dict[str, Any], credential: dict[str, Any], now: date
         value = payload.get(claim)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise Malformed(f"{claim} is not an integer")
-    start = payload.get("nbf")
-    end = payload.get("exp")
+    # Every bound present must hold: the JWT's nbf/exp and the credential's validFrom/validUntil.
+    starts: list[float] = [payload["nbf"]] if payload.get("nbf") is not None else []
+    ends: list[float] = [payload["exp"]] if payload.get("exp") is not None else []
     try:
         if isinstance(credential.get("validFrom"), str):
-            start = parse_datetime(credential["validFrom"]).timestamp()
+            starts.append(parse_datetime(credential["validFrom"]).timestamp())
         if isinstance(credential.get("validUntil"), str):
-            end = parse_datetime(credential["validUntil"]).timestamp()
+            ends.append(parse_datetime(credential["validUntil"]).timestamp())
     except ValueError as exc:
         raise StatusUnavailable("status list validity dates are malformed") from exc
-    if start is not None and start > ts + leeway:
+    if any(start > ts + leeway for start in starts):
         raise StatusUnavailable("status list is not yet valid")
-    if end is not None and end < ts - leeway:
+    if any(end < ts - leeway for end in ends):
         raise StatusUnavailable("status list has expired")
