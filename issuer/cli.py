@@ -64,6 +64,9 @@ def app_session(require_init: bool = True) -> Iterator[tuple[Any, Any]]:
             fail(str(exc), EXIT_USAGE)
         except SQLAlchemyError as exc:
             fail(f"database error ({exc.__class__.__name__}): is CERTMANAGER_DATABASE_URL reachable?", EXIT_NOT_VALID)
+        finally:
+            get_session().close()
+            get_db().dispose()
 
 
 def _emit_json(payload: Any) -> None:
@@ -103,6 +106,8 @@ def init(demo: bool) -> None:
             get_db().upgrade()
         except SQLAlchemyError as exc:
             fail(f"cannot migrate the database ({exc.__class__.__name__}); check CERTMANAGER_DATABASE_URL", 1)
+        finally:
+            get_db().dispose()
     with app_session() as (ctx, session):
         report = initialize(session, ctx, now=ctx.clock(), demo=demo)
         settings = ctx.settings

@@ -28,6 +28,7 @@ def preflight(app: Flask) -> str | None:
     except SQLAlchemyError as exc:
         return f"cannot reach the database ({exc.__class__.__name__}); check CERTMANAGER_DATABASE_URL"
     finally:
+        get_session().close()
         get_db().dispose()  # never share pooled connections with forked workers
     return None
 

@@ -89,7 +89,8 @@ def _fresh_database(target: DatabaseTarget, instance_dir: Path) -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC))
+    # Real time, frozen: processes started by a test (CLI, servers) read the same hour.
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -174,7 +175,11 @@ class Factory:
             session = get_session()
             now = self.clock()
             candidate = candidates.create_candidate(
-                session, email=f"cand{self._n}-{uuid.uuid4().hex[:6]}@example.org", first_name=first, last_name=last, now=now
+                session,
+                email=f"cand{self._n}-{uuid.uuid4().hex[:6]}@example.org",
+                first_name=first,
+                last_name=last,
+                now=now,
             )
             _, record = certifications.grant(
                 session, ctx, candidate, code, exam_date or (now - timedelta(days=3)).date(), now=now

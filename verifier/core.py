@@ -157,10 +157,10 @@ class Verifier:
         if info.reason == "superseded":
             result.superseded_by = info.superseded_by
             return Superseded("replaced by a newer credential")
-        if info.reason == "key_compromise":
-            if info.superseded_by:
-                result.superseded_by = info.superseded_by
-            return KeyCompromised("revoked because the signing key was compromised")
+        if info.superseded_by:  # e.g. reissued after a key compromise
+            result.superseded_by = info.superseded_by
+        # Only `superseded` has a status of its own; a compromised *key* is reported from the
+        # key's state, which outranks this.
         return Revoked("the issuer has revoked this credential")
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -74,6 +74,11 @@ def achievement(ctx: IssuerContext, code: str) -> dict[str, Any]:
     }
 
 
+def certification_valid_from(certification: Certification) -> datetime:
+    """A certification holds from the start (UTC) of the exam date that earned it."""
+    return datetime.combine(certification.exam_date, time(0, 0, 0), tzinfo=UTC)
+
+
 def build_certification_payload(
     ctx: IssuerContext,
     *,
@@ -82,11 +87,11 @@ def build_certification_payload(
     certification: Certification,
     list_id: str,
     index: int,
-    issued_at: datetime,
 ) -> dict[str, Any]:
     url = ctx.credential_url(cred_id)
     status_url = ctx.status_url(list_id)
     cert_def = achievement(ctx, certification.code)
+    valid_from = certification_valid_from(certification)
     salt = secrets.token_hex(16)
     payload: dict[str, Any] = {
         "@context": [VCDM2_CONTEXT, OB3_CONTEXT],
@@ -94,7 +99,7 @@ def build_certification_payload(
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "issuer": issuer_profile(ctx),
         "name": cert_def["name"],
-        "validFrom": format_datetime(issued_at),
+        "validFrom": format_datetime(valid_from),
         "validUntil": format_datetime(certification.valid_until),
         "awardedDate": format_datetime(certification.granted_at),
         "credentialSubject": {
@@ -116,7 +121,7 @@ def build_certification_payload(
         iss=ctx.issuer_id,
         jti=url,
         sub=candidate.holder_id,
-        nbf=int(issued_at.replace(microsecond=0).timestamp()),
+        nbf=int(valid_from.timestamp()),
         exp=int(certification.valid_until.replace(microsecond=0).timestamp()),
     )
     return payload
@@ -142,7 +147,6 @@ def issue_for_certification(
         certification=certification,
         list_id=status_list.id,
         index=index,
-        issued_at=issued_at,
     )
     record = CredentialRecord(
         id=cred_id,
@@ -155,7 +159,7 @@ def issue_for_certification(
         signed_by=key.thumbprint,
         status_list_id=status_list.id,
         status_index=index,
-        valid_from=issued_at,
+        valid_from=certification_valid_from(certification),
         valid_until=certification.valid_until,
         issued_at=issued_at,
         link_replacement=True,

@@ -54,7 +54,7 @@ def credential(ref: str) -> Response:
         raise CredentialNotFound(f"no credential document {ref!r}")
     record = get_credential(get_session(), cred_id)
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/vc+jwt"], "text/html")
-    if suffix == ".jwt" or (best == "application/vc+jwt" and not request.accept_mimetypes.accept_html):
+    if suffix == ".jwt" or best == "application/vc+jwt":
         response = Response(record.jwt, mimetype="application/vc+jwt")
     elif best == "application/json":
         response = json_response(_verify(record).to_dict())
@@ -108,7 +108,7 @@ def qr(cred_id: str, kind: str) -> Response:
         raise CredentialNotFound(f"no QR format {kind!r}")
     record = get_credential(get_session(), cred_id)
     data, etag = _render_qr(_ctx().credential_url(record.id), kind)
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
         response = Response(data, mimetype="image/png" if kind == "png" else "image/svg+xml")

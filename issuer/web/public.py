@@ -113,7 +113,7 @@ def status_list(list_id: str) -> Response:
     record = status_lists.get_list(get_session(), list_id[:32])
     etag = record.etag
     max_age = ctx.settings.status_ttl_ms // 1000
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
         response = Response(record.jwt, mimetype="application/vc+jwt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -29,5 +29,7 @@ def verify_limit(settings: Settings) -> str:
 
 
 def verify_exempt(settings: Settings) -> Callable[[], bool]:
+    """Exempt everything when the limit is `0`, and always CORS preflights (a 429 on a preflight
+    reaches the page as an unreadable CORS failure)."""
     off = settings.ratelimit_verify.strip() == "0"
-    return lambda: off
+    return lambda: off or request.method == "OPTIONS"

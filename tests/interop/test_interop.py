@@ -8,7 +8,7 @@ import gzip
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from io import BytesIO
 from typing import Any
 
@@ -17,24 +17,18 @@ import zxingcpp
 from jwcrypto import jwk, jws, jwt
 from PIL import Image
 
-from issuer.cli import main
 from issuer.db import get_session
 from issuer.models import CredentialRecord
 from issuer.services.setup import initialize
+from tests.cli_support import run_cli as cli
 from tests.conftest import BASE_URL, Factory, FakeClock, make_app
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k", "oth")
 BASE62_ID = re.compile(r"^[A-Za-z0-9]{22,}$")
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    # The CLI (run in-process) reads the real clock; keep the app's clock on the same time, and let
-    # jwcrypto check nbf/exp against the real clock too.
-    return FakeClock(datetime.now(UTC).replace(microsecond=0))
-
-
 # --- independent helpers ------------------------------------------------------------------
+
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -78,11 +72,8 @@ def verify_with_jwcrypto(token: str, keyset: jwk.JWKSet, alg: str) -> tuple[dict
     return header, claims
 
 
-def cli(runner: Any, *args: str, input: str | None = None) -> Any:
-    return runner.invoke(main, list(args), input=input, catch_exceptions=False)
-
-
 # --- (a) credentials verify with jwcrypto against the published JWKS, for every algorithm ---
+
 
 @pytest.fixture(params=["ES256", "EdDSA", "RS256"])
 def alg_app(request: pytest.FixtureRequest, app_env: dict[str, str], clock: FakeClock) -> Any:
@@ -134,6 +125,7 @@ def test_credentials_verify_with_jwcrypto_against_published_jwks(alg_app: Any, c
 
 # --- (b) the status list: signature with jwcrypto, bits decoded independently ---------------
 
+
 def test_status_list_decodes_independently(app: Any, client: Any, runner: Any, factory: Any, ctx: Any) -> None:
     records = [factory.certified("CNA-ENT") for _ in range(3)]
     revoked = records[:2]
@@ -160,6 +152,8 @@ def test_status_list_decodes_independently(app: Any, client: Any, runner: Any, f
 
     assert "sub" not in claims
     assert isinstance(claims.get("nbf"), int)
+    valid_from = datetime.fromisoformat(claims["validFrom"].replace("Z", "+00:00"))
+    assert claims["nbf"] == int(valid_from.timestamp())
     assert claims["iss"] == f"{BASE_URL}/issuer"
     assert "BitstringStatusListCredential" in claims["type"]
     assert "validUntil" not in claims
@@ -184,6 +178,7 @@ def test_status_list_decodes_independently(app: Any, client: Any, runner: Any, f
 
 
 # --- (c) QR codes --------------------------------------------------------------------------
+
 
 def test_qr_png_decodes_to_the_credential_url(client: Any, factory: Any) -> None:
     record = factory.certified("CNA-ENT")
@@ -212,6 +207,7 @@ def test_qr_is_cacheable_forever_and_revalidates(client: Any, factory: Any, kind
 
 
 # --- (d) the Open Badges shape of the signed payload ----------------------------------------
+
 
 def test_signed_payload_has_the_open_badges_shape(app: Any, factory: Any) -> None:
     record = factory.certified("CNA-ENT", first="Ada", last="Lovelace")
@@ -257,3 +253,13 @@ def test_signed_payload_has_the_open_badges_shape(app: Any, factory: Any) -> Non
     short = payload["id"].removeprefix(f"{BASE_URL}/c/")
     assert short == record.id
     assert BASE62_ID.match(short), short
+
+
+@pytest.mark.parametrize("kind", ["png", "svg"])
+def test_qr_revalidates_with_a_weak_validator(client: Any, factory: Any, kind: str) -> None:
+    """RFC 9110 §13.1.2: If-None-Match uses the weak comparison; proxies that compress (nginx
+    gzip) turn a strong ETag into W/"…", and the client then sends that form back."""
+    record = factory.certified("CNA-ENT")
+    etag = client.get(f"/c/{record.id}/qr.{kind}").headers["ETag"]
+    again = client.get(f"/c/{record.id}/qr.{kind}", headers={"If-None-Match": f"W/{etag}"})
+    assert again.status_code == 304
