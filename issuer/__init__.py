@@ -19,8 +19,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from issuer.context import IssuerContext, utcnow
     from issuer.db import Database, get_session, init_app
     from issuer.services.verification import LocalVerification
-    from issuer.web import credentials, errors, public, ratelimit, security, templating
+    from issuer.web import credentials, errors, public, ratelimit, security
     from verifier.http import VerifierUnavailable, api
+    from verifier.pages import pages
 
     config = dict(config or {})
     clock: Callable[[], datetime] = config.pop("clock", utcnow)
@@ -53,15 +54,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["certmanager.verification"] = local
     app.extensions["verifier.verify"] = verify_token
     app.extensions["verifier.clock"] = ctx.clock
+    app.extensions["verifier.resolve_link"] = credentials.resolve_link
+    app.extensions["verifier.trusted_issuers"] = (settings.base_url,)
 
     csrf = CSRFProtect(app)
     limiter = ratelimit.init_app(app, settings)
-    limiter.limit(ratelimit.verify_limit(settings), exempt_when=ratelimit.verify_exempt(settings))(api)
-    for blueprint in (api, public.bp, credentials.bp):
+    limit = ratelimit.verify_limit(settings)
+    limiter.limit(limit, exempt_when=ratelimit.verify_exempt(settings))(api)
+    limiter.limit(limit, methods=["POST"], exempt_when=ratelimit.verify_exempt(settings))(pages)
+    for blueprint in (api, pages, public.bp, credentials.bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"ctx": ctx})
-    app.add_template_filter(templating.long_date)
     errors.init_app(app)
     security.init_app(app)
     return app

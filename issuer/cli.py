@@ -141,6 +141,25 @@ def serve(host: str, port: int, workers: int) -> None:
     run(app, host=host, port=port, workers=workers)
 
 
+@main.command("serve-verifier")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--trust", "trust", multiple=True, metavar="URL", help="A trusted issuer base URL (repeatable).")
+def serve_verifier(host: str, port: int, workers: int, trust: tuple[str, ...]) -> None:
+    """Serve the stand-alone verifier (no issuer database) for the trusted issuers."""
+    from issuer.server import run
+    from verifier.standalone import create_verifier_app
+
+    try:
+        app = create_verifier_app(list(trust) or None)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    bases = ", ".join(app.extensions["verifier.trusted_issuers"])
+    err.print(f"Verifier on http://{host}:{port}/verify ({workers} workers), trusting {bases}")
+    run(app, host=host, port=port, workers=workers)
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def catalog(fmt: str) -> None:

@@ -5,31 +5,21 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.errors import CredentialNotFound
+from issuer.ids import is_credential_id
 from issuer.models import CredentialRecord
 from issuer.services.credentials import get_credential
 from issuer.services.verification import LocalVerification
 from verifier import VerificationResult
 from verifier.http import json_response
+from verifier.pages import LinkNotResolvable, ResolvedLink
 from wallet_export import qr_png, qr_svg, share_links
 
 bp = Blueprint("credentials", __name__)
-
-VERDICTS = {
-    "valid": ("Valid", "This credential is genuine and current."),
-    "expired": ("Expired", "This credential is genuine, but it has expired."),
-    "not_yet_valid": ("Not yet valid", "This credential is genuine, but it is not valid yet."),
-    "revoked": ("Revoked", "The issuer has revoked this credential."),
-    "superseded": ("Superseded", "This credential was replaced by a newer one."),
-    "suspended": ("Suspended", "The issuer has suspended this credential."),
-    "key_compromised": ("Not trusted", "The key that signed this credential was reported compromised."),
-    "status_unavailable": ("Cannot check now", "We could not confirm this credential's current status."),
-}
-REJECTED = ("Not genuine", "This credential could not be verified.")
 
 
 def _ctx() -> IssuerContext:
@@ -71,7 +61,6 @@ def _page(record: CredentialRecord) -> str:
     ctx = _ctx()
     result = _verify(record)
     url = ctx.credential_url(record.id)
-    title, summary = VERDICTS.get(result.status, REJECTED)
     cert = ctx.catalog.get(record.certification_code or "")
     name = cert.name if cert else (record.certification_code or "Credential")
     links = share_links(
@@ -87,13 +76,25 @@ def _page(record: CredentialRecord) -> str:
         ctx=ctx,
         record=record,
         result=result,
-        verdict_title=title,
-        verdict_summary=summary,
         credential_name=name,
         certification=cert,
         url=url,
         links=links,
     )
+
+
+def resolve_link(url: str) -> ResolvedLink:
+    """`/verify` resolves only this issuer's own `{BASE_URL}/c/<id>` links, from the database."""
+    ctx = _ctx()
+    prefix = ctx.credential_url("")
+    ref = url.split("#", 1)[0]
+    cred_id, suffix = _split(ref[len(prefix) :]) if ref.startswith(prefix) else ("", "")
+    if not is_credential_id(cred_id) or suffix not in ("", ".jwt"):
+        raise LinkNotResolvable(f"Only links to this issuer's credentials ({prefix}…) can be checked here.")
+    record = get_session().get(CredentialRecord, cred_id)
+    if record is None:
+        raise LinkNotResolvable("No credential has this link.", status=404, code="credential_not_found")
+    return ResolvedLink(token=record.jwt, page_url=url_for("credentials.credential", ref=record.id))
 
 
 @lru_cache(maxsize=4096)
