@@ -66,7 +66,7 @@ def _from_svg(data: bytes) -> str:
     except (ElementTree.ParseError, DefusedXmlException, ValueError):
         raise UploadError("image_unreadable", 422, "The SVG file could not be read.") from None
     element = root.find(f"{{{OB_NAMESPACE}}}credential")
-    token = element.get("verify") if element is not None else None
+    token: str | None = element.get("verify") if element is not None else None
     if not token:
         raise UploadError(
             "no_credential_found", 422, "This SVG has no baked credential. Upload a photo or screenshot of a QR code."
@@ -90,9 +90,8 @@ def _from_raster(data: bytes) -> str:
         return str(baked).strip()
     if max(image.size) > _SCAN_EDGE:
         image.thumbnail((_SCAN_EDGE, _SCAN_EDGE))
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    scan: Image.Image = image if image.mode in ("L", "RGB") else image.convert("RGB")
+    codes = zxingcpp.read_barcodes(scan, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     if not codes:
         raise UploadError(
             "no_code_found", 422, "No QR code was found in the image. Try a sharper photo, closer to the code."

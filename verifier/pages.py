@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from verifier.http import CORS_HEADERS, VerifierUnavailable, json_response, problem, unavailable_result
 from verifier.images import MAX_UPLOAD_BYTES, UploadError, extract
@@ -103,7 +104,7 @@ def verify_form() -> Response:
 
 
 @pages.post("/verify")
-def verify_submit() -> Response:
+def verify_submit() -> BaseResponse:
     request.max_content_length = MAX_UPLOAD_BYTES + 256 * 1024
     upload = request.files.get("file")
     pasted = (request.form.get("credential") or "").strip()
