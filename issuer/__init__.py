@@ -19,9 +19,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from issuer.context import IssuerContext, utcnow
     from issuer.db import Database, get_session, init_app
     from issuer.services.verification import LocalVerification
-    from issuer.web import credentials, errors, public, ratelimit, security
+    from issuer.web import credentials, errors, public, security
+    from issuer.web.sessions import LazyCookieSessionInterface
     from verifier.http import VerifierUnavailable, api
     from verifier.pages import pages
+    from verifier.ratelimit import RateLimit
 
     config = dict(config or {})
     clock: Callable[[], datetime] = config.pop("clock", utcnow)
@@ -40,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     ctx = IssuerContext(settings, load_catalog(settings.catalog_path), clock)
+    app.session_interface = LazyCookieSessionInterface()
     app.extensions["certmanager"] = ctx
     init_app(app, Database(settings.database_url))
 
@@ -58,10 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["verifier.trusted_issuers"] = (settings.base_url,)
 
     csrf = CSRFProtect(app)
-    limiter = ratelimit.init_app(app, settings)
-    limit = ratelimit.verify_limit(settings)
-    limiter.limit(limit, exempt_when=ratelimit.verify_exempt(settings))(api)
-    limiter.limit(limit, methods=["POST"], exempt_when=ratelimit.verify_exempt(settings))(pages)
+    app.extensions["verifier.ratelimit"] = RateLimit(settings.ratelimit_verify, settings.ratelimit_storage_url)
     for blueprint in (api, pages, public.bp, credentials.bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)

@@ -81,8 +81,16 @@ def unavailable_result(detail: str, now: datetime) -> VerificationResult:
     return VerificationResult(status=StatusUnavailable.code, checked_at=now, checks=[Check("status", False, detail)])
 
 
+def check_rate_limit(scope: str) -> None:
+    """The host's RateLimit (if any) for this client; raises 429."""
+    limit = current_app.extensions.get("verifier.ratelimit")
+    if limit is not None:
+        limit.check(scope, request.remote_addr or "unknown")
+
+
 @api.route("/api/v1/verify", methods=["POST"])
 def verify() -> Response:
+    check_rate_limit("verify")
     request.max_content_length = MAX_TOKEN_BYTES
     verify_fn: Callable[[str], VerificationResult] = current_app.extensions["verifier.verify"]
     try:

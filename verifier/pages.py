@@ -11,7 +11,14 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from verifier.http import CORS_HEADERS, VerifierUnavailable, json_response, problem, unavailable_result
+from verifier.http import (
+    CORS_HEADERS,
+    VerifierUnavailable,
+    check_rate_limit,
+    json_response,
+    problem,
+    unavailable_result,
+)
 from verifier.images import MAX_UPLOAD_BYTES, UploadError, extract
 from verifier.jws import MAX_TOKEN_BYTES
 from verifier.result import VerificationResult
@@ -105,6 +112,7 @@ def verify_form() -> Response:
 
 @pages.post("/verify")
 def verify_submit() -> BaseResponse:
+    check_rate_limit("verify")
     request.max_content_length = MAX_UPLOAD_BYTES + 256 * 1024
     upload = request.files.get("file")
     pasted = (request.form.get("credential") or "").strip()
@@ -113,6 +121,8 @@ def verify_submit() -> BaseResponse:
             given = extract(upload.read(MAX_UPLOAD_BYTES + 1))
         except UploadError as exc:
             return _refuse(exc.code, exc.status, exc.message)
+        finally:
+            upload.close()
     elif pasted:
         given = pasted
     else:

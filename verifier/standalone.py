@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
 from verifier.core import Verifier
 from verifier.fetch import Fetcher, FetchError
 from verifier.http import VerifierUnavailable, api, json_response, problem
 from verifier.pages import LinkNotResolvable, ResolvedLink, pages
+from verifier.ratelimit import RateLimit
 from verifier.remote import RemoteKeySource, RemoteStatusSource, TrustPolicy
 from verifier.result import VerificationResult
 
@@ -92,21 +91,10 @@ def create_verifier_app(
             "verifier.trusted_issuers": trust.bases,
         }
     )
-    limit = env.get("CERTMANAGER_RATELIMIT_VERIFY", "300/minute").strip() or "300/minute"
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri=env.get("CERTMANAGER_RATELIMIT_STORAGE_URL", "memory://"),
-        headers_enabled=True,
-        strategy="moving-window",
+    app.extensions["verifier.ratelimit"] = RateLimit(
+        env.get("CERTMANAGER_RATELIMIT_VERIFY", "").strip() or "300/minute",
+        env.get("CERTMANAGER_RATELIMIT_STORAGE_URL", "").strip() or "memory://",
     )
-    off = limit == "0"
-
-    def exempt() -> bool:
-        return off or request.method == "OPTIONS"
-
-    limiter.limit(limit if not off else "1000000/second", exempt_when=exempt)(api)
-    limiter.limit(limit if not off else "1000000/second", methods=["POST"], exempt_when=exempt)(pages)
     app.register_blueprint(api)
     app.register_blueprint(pages)
     app.context_processor(lambda: {"trusted_issuers": trust.bases})
@@ -123,7 +111,11 @@ def create_verifier_app(
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = _HTTP_CODES.get(status, f"http_{status}")
-        return _error(status, code, exc.name, exc.description or "")
+        response = _error(status, code, exc.name, exc.description or "")
+        for name, value in exc.get_headers():
+            if name in ("Retry-After", "Allow"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

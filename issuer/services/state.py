@@ -4,6 +4,8 @@ every process knows with one cheap read whether its caches are current."""
 from __future__ import annotations
 
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from issuer.models import IssuerState
@@ -13,13 +15,19 @@ def bump_generation(session: Session) -> None:
     session.execute(update(IssuerState).where(IssuerState.id == 1).values(generation=IssuerState.generation + 1))
 
 
-def current_generation(session: Session) -> int | None:
-    """One primary-key read on the session's own connection. This runs on every verification,
-    so it goes straight to the driver: the ORM would cost more than the signature check."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+def current_generation(engine: Engine) -> int | None:
+    """One primary-key read on a pooled connection of its own. This runs on every verification,
+    so it goes straight to the driver: a Session would cost more than the signature check."""
+    sql = "SELECT generation FROM issuer_state WHERE id = 1"
     try:
-        cursor.execute("SELECT generation FROM issuer_state WHERE id = 1")
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()  # back to the pool, which rolls back anything the driver began
+    except engine.dialect.loaded_dbapi.Error as exc:  # the driver's own errors, as SQLAlchemy's
+        raise OperationalError(sql, None, exc) from exc
     return int(row[0]) if row is not None else None

@@ -86,7 +86,7 @@ class LocalVerification:
         self._snapshot: _Snapshot | None = None
 
     def _current(self, session: Session) -> _Snapshot:
-        generation = current_generation(session)
+        generation = current_generation(session.get_bind())  # type: ignore[arg-type]
         if generation is None:
             raise StatusUnavailable("the issuer database is not initialised")
         snapshot = self._snapshot

@@ -60,7 +60,11 @@ def init_app(app: Flask) -> None:
             detail = "The request body is larger than this endpoint accepts."
         if status == 429:
             detail = "Too many requests from this address; slow down and try again shortly."
-        return render_error(status, code, exc.name, detail)
+        response = render_error(status, code, exc.name, detail)
+        for name, value in exc.get_headers():
+            if name in ("Retry-After", "Allow"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(SQLAlchemyError)
     def _database_down(exc: SQLAlchemyError) -> Response:
