@@ -6,7 +6,7 @@ token. Keys come only from the host's KeySource, never from the token (`jwk`, `j
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from keys import SUPPORTED_ALGORITHMS, KeyState
@@ -169,15 +169,21 @@ class Verifier:
     ) -> None:
         # The leeway moves `now`, not the credential's dates (9999-12-31 + 60 s would overflow).
         if credential.valid_until is not None and now - LEEWAY > credential.valid_until:
-            failure: VerificationError = Expired(f"expired on {format_datetime(credential.valid_until)}")
+            failure: VerificationError = Expired(f"expired on {_day(credential.valid_until)}")
         elif credential.valid_from is not None and now + LEEWAY < credential.valid_from:
-            failure = NotYetValid(f"valid from {format_datetime(credential.valid_from)}")
+            failure = NotYetValid(f"valid from {_day(credential.valid_from)}")
         else:
-            until = format_datetime(credential.valid_until) if credential.valid_until else "no end date"
-            result.checks.append(Check("validity_period", True, f"within its validity period (until {until})"))
+            until = f"until {_day(credential.valid_until)}" if credential.valid_until else "with no end date"
+            result.checks.append(Check("validity_period", True, f"within its validity period ({until})"))
             return
         result.checks.append(Check("validity_period", False, failure.detail))
         failures.append(failure)
+
+
+def _day(moment: datetime) -> str:
+    """A date as people read it in the check details: `25 November 2029` (UTC)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.day} {utc:%B %Y}"
 
 
 _PAST = {"revocation": "revoked", "suspension": "suspended"}
