@@ -129,6 +129,9 @@ class Fetcher:
                     current = target
                     continue
                 body = self._read(response, deadline)
+            except BaseException:
+                response.close()  # hang up now on a body we refuse; never pool a half-read connection
+                raise
             finally:
                 response.release_conn()
             return Fetched(
