@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from issuer.context import IssuerContext, utcnow
     from issuer.db import Database, get_session, init_app
     from issuer.services.verification import LocalVerification
-    from issuer.web import credentials, errors, public, security
+    from issuer.web import auth, credentials, errors, portal, profile, public, security
     from issuer.web.sessions import LazyCookieSessionInterface
     from verifier.http import VerifierUnavailable, api
     from verifier.pages import pages
@@ -65,6 +65,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (api, pages, public.bp, credentials.bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    auth.init_app(app)  # portal login: blueprint, throttle, header context (CSRF-protected)
+    app.register_blueprint(profile.bp)
+    app.register_blueprint(portal.bp)
     app.context_processor(lambda: {"ctx": ctx})
     errors.init_app(app)
     security.init_app(app)

@@ -188,6 +188,80 @@ def catalog(fmt: str) -> None:
     out.print(table)
 
 
+@main.group("import")
+def import_group() -> None:
+    """Import the test vendor's feeds (CSV): registrations, then results."""
+
+
+def _import(kind: str, file: str) -> None:
+    from issuer.services import imports
+    from issuer.services.feeds import FeedError, open_feed
+
+    runner = imports.import_registrations if kind == "registrations" else imports.import_results
+    with app_session() as (ctx, session):
+        try:
+            with open_feed(file) as path:
+                total = imports.count_rows(path)
+                progress, update = _progress(f"Importing {kind}")
+                if progress:
+                    progress.start()
+                try:
+                    report = runner(
+                        session, ctx, path, now=ctx.clock(), actor=_actor(),
+                        progress=(lambda done: update(done, total)) if update else None,
+                    )  # fmt: skip
+                finally:
+                    if progress:
+                        progress.stop()
+        except FeedError as exc:
+            fail(exc.message, EXIT_USAGE)
+    for line, code, reason in report.rejected:
+        err.print(f"line {line}: {code}: {reason}", markup=False, highlight=False)
+    parts = [f"{report.rows_read} rows read", f"{report.rows_applied} applied", f"{report.rows_unchanged} unchanged"]
+    if kind == "registrations":
+        parts += [f"{report.accounts_created} accounts created", f"{report.registrations_created} registrations"]
+    else:
+        parts += [
+            f"{report.results_imported} results imported",
+            f"{report.certifications_granted} certifications granted",
+            f"{report.certifications_recertified} recertified",
+            f"{report.grants_held} held for prerequisites",
+            f"{report.credentials_issued} credentials issued",
+        ]
+    parts.append(f"{report.rows_rejected} rejected")
+    err.print("Summary: " + ", ".join(parts), markup=False)
+    sys.exit(3 if report.rows_rejected else EXIT_OK)
+
+
+@import_group.command("registrations")
+@click.argument("file")
+def import_registrations(file: str) -> None:
+    """Registration feed: creates accounts (FILE, or - for stdin). Exit 3 if rows were rejected."""
+    _import("registrations", file)
+
+
+@import_group.command("results")
+@click.argument("file")
+def import_results(file: str) -> None:
+    """Results feed: grants certifications and issues credentials. Exit 3 if rows were rejected."""
+    _import("results", file)
+
+
+@main.group()
+def reminders() -> None:
+    """Expiry reminders (run `reminders send` daily from cron)."""
+
+
+@reminders.command("send")
+def reminders_send() -> None:
+    """Queue the 90- and 30-day expiry reminders that are due."""
+    from issuer.services.reminders import send_due
+
+    with app_session() as (ctx, session):
+        report = send_due(session, ctx, now=ctx.clock(), actor=_actor())
+    err.print(f"Reminders queued: {report.sent_90} at 90 days, {report.sent_30} at 30 days")
+
+
 @main.group()
 def credentials() -> None:
     """List and show issued credentials."""
@@ -377,3 +451,20 @@ def keys_compromised(kid: str, reissue: bool) -> None:
         err.print(f"Revoked {len(report.revoked)} credential(s); reissued {len(report.reissued)}.")
         for old, new in report.reissued.items():
             click.echo(f"{old} -> {new}")
+
+
+@main.group()
+def mail() -> None:
+    """The mail outbox (SMTP, or the spool dir without CERTMANAGER_SMTP_URL)."""
+
+
+@mail.command("flush")
+def mail_flush() -> None:
+    """Deliver every queued message that is due now."""
+    from issuer.mail_transport import transport_for
+    from issuer.services.mail import deliver_all_due
+
+    with app_session() as (ctx, session):
+        transport = transport_for(ctx.settings)  # a bad CERTMANAGER_SMTP_URL stops here (exit 2)
+        report = deliver_all_due(session, ctx, now=ctx.clock(), transport=transport)
+        err.print(report.summary(), markup=False)

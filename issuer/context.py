@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from issuer.catalog import Catalog
 from issuer.config import Settings
@@ -21,6 +22,7 @@ class IssuerContext:
         self.catalog = catalog
         self.clock = clock
         self._signers: dict[str, SigningKey] = {}
+        self.achievements: dict[str, dict[str, Any]] = {}  # Open Badges Achievement per code
 
     # Identifiers (SPEC §4)
     @property

@@ -32,6 +32,10 @@ class KeyNotFound(NotFound):
     code = "key_not_found"
 
 
+class CertificationNotHeld(NotFound):
+    code = "certification_not_found"
+
+
 class StatusListNotFound(NotFound):
     code = "status_list_not_found"
 

@@ -14,7 +14,13 @@ def base62_token(length: int) -> str:
 
 
 def new_credential_id() -> str:
-    return base62_token(CREDENTIAL_ID_LENGTH)
+    """128 random bits written in 22 base62 digits (62**22 > 2**128)."""
+    value = int.from_bytes(secrets.token_bytes(16), "big")
+    digits = []
+    for _ in range(CREDENTIAL_ID_LENGTH):
+        value, digit = divmod(value, 62)
+        digits.append(BASE62[digit])
+    return "".join(digits)
 
 
 def new_status_list_id() -> str:

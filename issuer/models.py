@@ -92,25 +92,141 @@ class Candidate(Base):
     last_name: Mapped[str] = mapped_column(String(200))
     holder_id: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Account (SPEC §5.1): no password until 'Never logged in before?' sets one.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Profile: every field but the name is the candidate's to edit.
+    phone: Mapped[str | None] = mapped_column(String(40))
+    company: Mapped[str | None] = mapped_column(String(200))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    city: Mapped[str | None] = mapped_column(String(120))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
 
+class Registration(Base):
+    """A vendor registration (SPEC §3.5), idempotent by the vendor's `registration_id`."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), unique=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    exam_code: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    exam_date: Mapped[date | None] = mapped_column(Date)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    candidate: Mapped[Candidate] = relationship()
+
+
+class ExamResult(Base):
+    """One result per registration (SPEC §3.5 results feed)."""
+
+    __tablename__ = "exam_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"), unique=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    exam_code: Mapped[str] = mapped_column(String(32))
+    exam_date: Mapped[date] = mapped_column(Date)
+    score: Mapped[int] = mapped_column(Integer)
+    passing_score: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    registration: Mapped[Registration] = relationship()
+
+
 class Certification(Base):
     """A certification granted to a candidate (one row per grant; recertification moves expiry)."""
 
     __tablename__ = "certifications"
+    __table_args__ = (UniqueConstraint("candidate_id", "code", name="uq_certifications_candidate_code"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
     code: Mapped[str] = mapped_column(String(32))
     exam_date: Mapped[date] = mapped_column(Date)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Reminders (SPEC §5.3) are sent once per expiry date: these hold the expiry they were sent for.
+    reminded_90_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_30_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     candidate: Mapped[Candidate] = relationship()
+
+
+class HeldGrant(Base):
+    """A pass whose prerequisites are missing: granted, from its own exam date, when they arrive."""
+
+    __tablename__ = "held_grants"
+    __table_args__ = (UniqueConstraint("result_id", "code", name="uq_held_grants_result_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    exam_date: Mapped[date] = mapped_column(Date)
+    result_id: Mapped[int] = mapped_column(ForeignKey("exam_results.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuthToken(Base):
+    """Single-use e-mailed links (first password, reset); only a SHA-256 of the token is kept."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """Server-side login sessions: the cookie holds a random token, the table its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class MailMessage(Base):
+    """The outbox (SPEC §5.10): written in the event's transaction, delivered after commit."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    message_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class CredentialRecord(Base):

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import threading
+from typing import Any, Protocol
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import SQLAlchemyError
 
+from issuer.errors import ConfigError
 from keys import KeyError_
+
+MAIL_INTERVAL = 10.0  # seconds between two passes over the mail outbox
 
 
 def preflight(app: Flask) -> str | None:
     """A reason the app cannot serve (database, schema, key passphrase), or None."""
     from issuer.db import get_db, get_session
+    from issuer.mail_transport import transport_for
     from issuer.services.keyring import active_key
 
+    try:
+        transport_for(app.extensions["certmanager"].settings)
+    except ConfigError as exc:
+        return exc.message
     try:
         if not get_db().is_initialized():
             return "the database is not initialised: run `certmanager init` first"
@@ -47,10 +57,107 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self._app
 
 
-def run(app: Flask, *, host: str, port: int, workers: int) -> None:
+class _Log(Protocol):
+    def info(self, msg: str, *args: Any) -> None: ...
+    def exception(self, msg: str, *args: Any) -> None: ...
+
+
+class _ForkGuard:
+    """Keeps `os.fork()` (gunicorn spawning a worker) out of a delivery pass. A worker forked while
+    the pass had the database open would inherit that connection's state: SQLite's in-process
+    locks (the worker then hangs on its first query) or a PostgreSQL socket."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._installed = False
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        # Looked up at each fork, so a child gets a fresh lock and can fork in its turn.
+        os.register_at_fork(
+            before=lambda: self.lock.acquire(),
+            after_in_parent=lambda: self.lock.release(),
+            after_in_child=self._reset,
+        )
+        self._installed = True
+
+    def _reset(self) -> None:
+        self.lock = threading.Lock()
+
+
+_fork_guard = _ForkGuard()
+
+
+class MailLoop:
+    """Delivers the outbox every `interval` seconds from a daemon thread, with its own app context
+    and database engine (never the app's pool, which forked workers inherit)."""
+
+    def __init__(self, app: Flask, *, interval: float = MAIL_INTERVAL) -> None:
+        from issuer.mail_transport import transport_for
+
+        self._app = app
+        self._interval = interval
+        self._transport = transport_for(app.extensions["certmanager"].settings)  # ConfigError now, not later
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, log: _Log) -> None:
+        """Start the thread (once; later calls do nothing)."""
+        if self._thread is not None:
+            return
+        _fork_guard.install()
+        self._thread = threading.Thread(target=self._run, args=(log,), name="certmanager-mail", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end after its current pass and wait up to `timeout` s for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, log: _Log) -> None:
+        from issuer.db import Database
+
+        database = Database(self._app.extensions["certmanager"].settings.database_url)
+        while not self._stop.is_set():
+            busy = self.tick(database, log)
+            if not busy:
+                self._stop.wait(self._interval)
+
+    def tick(self, database: Any, log: _Log) -> bool:
+        """One batch; True if it was full (more may be due). A failure is logged, never raised."""
+        from issuer.services.mail import BATCH, deliver_due
+
+        ctx = self._app.extensions["certmanager"]
+        with _fork_guard.lock:  # one batch at a time, so a worker waits for one batch at most
+            try:
+                with self._app.app_context(), database.session() as session:
+                    report = deliver_due(session, ctx, now=ctx.clock(), transport=self._transport, limit=BATCH)
+                if report.claimed:
+                    log.info("%s", report.summary())
+                return bool(report.claimed == BATCH)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure (database down, bug)
+                log.exception("mail delivery pass failed; retrying in %gs", self._interval)
+                return False
+            finally:
+                database.dispose()  # no connection is left open for a worker forked between passes
+
+
+def run(app: Flask, *, host: str, port: int, workers: int, deliver_mail: bool | None = None) -> None:
+    """Serve `app` with gunicorn. `deliver_mail` (default: when `app` is the issuer, which has a
+    database) also delivers the mail outbox from a thread of the gunicorn master."""
+    if deliver_mail is None:
+        deliver_mail = "certmanager.db" in app.extensions
+    hooks: dict[str, Any] = {}
+    if deliver_mail:
+        loop = MailLoop(app)
+        # when_ready: the master has bound its sockets, before it forks workers; on_exit: shutdown.
+        hooks = {"when_ready": lambda server: loop.start(server.log), "on_exit": lambda server: loop.stop()}
     _Gunicorn(
         app,
         {
+            **hooks,
             "bind": f"{host}:{port}",
             "workers": workers,
             "worker_class": "gthread",

@@ -56,6 +56,14 @@ def issuer_profile(ctx: IssuerContext) -> dict[str, Any]:
 
 
 def achievement(ctx: IssuerContext, code: str) -> dict[str, Any]:
+    """The Open Badges Achievement of certification `code` (built once per process and code)."""
+    cached = ctx.achievements.get(code)
+    if cached is None:
+        cached = ctx.achievements[code] = _achievement(ctx, code)
+    return cached
+
+
+def _achievement(ctx: IssuerContext, code: str) -> dict[str, Any]:
     cert = ctx.catalog.get(code)
     if cert is None:
         raise UnknownCertification(f"certification {code!r} is not in the catalog")

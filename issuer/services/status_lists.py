@@ -116,6 +116,44 @@ def allocate_slot(session: Session, ctx: IssuerContext, now: datetime) -> tuple[
         return record, index
 
 
+def allocate_many(session: Session, ctx: IssuerContext, count: int, now: datetime) -> list[tuple[str, int]]:
+    """`count` random unused slots at once (bulk imports), under the same list lock."""
+    slots: list[tuple[str, int]] = []
+    index_range = ctx.settings.status_index_range
+    while len(slots) < count:
+        record = session.execute(
+            select(StatusListRecord)
+            .where(StatusListRecord.is_open.is_(True))
+            .order_by(StatusListRecord.created_at)
+            .limit(1)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if record is None:
+            record = create_list(session, ctx, now)
+        upper = min(index_range, record.entries)
+        used = set(
+            session.execute(
+                select(CredentialRecord.status_index).where(CredentialRecord.status_list_id == record.id)
+            ).scalars()
+        )
+        take = min(count - len(slots), record.capacity - record.allocated, upper - len(used))
+        if take <= 0:
+            record.is_open = False
+            session.flush()
+            continue
+        chosen: set[int] = set()
+        while len(chosen) < take:
+            index = secrets.randbelow(upper)
+            if index not in used:
+                chosen.add(index)
+        record.allocated += take
+        if record.allocated >= record.capacity:
+            record.is_open = False
+        slots.extend((record.id, index) for index in chosen)
+    session.flush()
+    return slots
+
+
 def _free_index(session: Session, record: StatusListRecord, index_range: int) -> int | None:
     upper = min(index_range, record.entries)
     for _ in range(_MAX_TRIES):

@@ -1,0 +1,242 @@
+"""The mail outbox (SPEC §5.10): messages are written in the same transaction as the event that
+causes them; delivery happens after commit (see `deliver_due`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import render_template
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from issuer.context import IssuerContext
+from issuer.db import begin_write
+from issuer.mail_transport import (
+    DeliveryError,
+    MessageRejected,
+    Sender,
+    Transport,
+    TransportUnavailable,
+    build_message,
+    transport_for,
+)
+from issuer.models import MailMessage
+
+# Waits after the 1st, 2nd, … failed attempt; the attempt after the last wait is the last one.
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+# A claimed message is leased to its sender this long; after that, the sender is taken to have
+# crashed and the message is due again (its next_attempt_at is the lease's end).
+SENDING_LEASE = timedelta(minutes=10)
+BATCH = 100
+_ERROR_CHARS = 500  # mail_outbox.last_error
+
+
+def enqueue(
+    session: Session,
+    *,
+    to: str,
+    kind: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> MailMessage | None:
+    """Queue a message in the caller's transaction. A `dedupe_key` already queued queues nothing
+    (so re-running an import never mails twice); returns None then."""
+    if dedupe_key is not None:
+        exists = session.execute(select(MailMessage.id).where(MailMessage.dedupe_key == dedupe_key)).first()
+        if exists is not None:
+            return None
+    message = MailMessage(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        to_addr=to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        created_at=now,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def enqueue_template(
+    session: Session,
+    *,
+    to: str,
+    kind: str,
+    subject: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+    **context: object,
+) -> MailMessage | None:
+    """Queue `mail/<kind>.txt` and `mail/<kind>.html` rendered with `context` (needs an app context)."""
+    text = render_template(f"mail/{kind}.txt", subject=subject, **context)
+    html = render_template(f"mail/{kind}.html", subject=subject, **context)
+    return enqueue(session, to=to, kind=kind, subject=subject, text=text, html=html, now=now, dedupe_key=dedupe_key)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery pass did: messages claimed, then sent, rescheduled or given up."""
+
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    last_error: str | None = None
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.claimed + other.claimed,
+            self.sent + other.sent,
+            self.retrying + other.retrying,
+            self.failed + other.failed,
+            other.last_error or self.last_error,
+        )
+
+    def summary(self) -> str:
+        line = f"mail: {self.sent} sent, {self.retrying} to retry, {self.failed} failed"
+        return f"{line} (last error: {self.last_error})" if self.last_error else line
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    attempts: int
+    email: EmailMessage
+
+
+def _claim(session: Session, ctx: IssuerContext, now: datetime, limit: int) -> tuple[list[_Claim], int, int]:
+    """Lease up to `limit` due messages to this sender and commit; returns (claims, claimed, failed)."""
+    begin_write(session)  # SQLite: the write lock serialises claims
+    rows = (
+        session.execute(
+            select(MailMessage)
+            .where(MailMessage.status.in_(("pending", "sending")), MailMessage.next_attempt_at <= now)
+            .order_by(MailMessage.next_attempt_at, MailMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: concurrent senders take disjoint rows
+            .execution_options(populate_existing=True)
+        )
+        .scalars()
+        .all()
+    )
+    sender = Sender.from_settings(ctx.settings)
+    claims: list[_Claim] = []
+    failed = 0
+    for row in rows:
+        if row.status == "sending" and row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            row.last_error = "the sender stopped during the last attempt; delivery is unknown"
+            failed += 1
+            continue
+        row.attempts += 1
+        # Kept across attempts, so a receiver can recognise a resend after a crash.
+        row.message_id = row.message_id or make_msgid(domain=sender.domain)
+        try:
+            email = build_message(
+                sender=sender,
+                to=row.to_addr,
+                subject=row.subject,
+                text=row.body_text,
+                html=row.body_html,
+                message_id=row.message_id,
+                now=now,
+            )
+        except MessageRejected as exc:
+            row.status = "failed"
+            row.last_error = exc.message[:_ERROR_CHARS]
+            failed += 1
+            continue
+        row.status = "sending"
+        row.next_attempt_at = now + SENDING_LEASE
+        claims.append(_Claim(row.id, row.attempts, email))
+    session.commit()
+    return claims, len(rows), failed
+
+
+def _finish(session: Session, claim: _Claim, now: datetime, error: DeliveryError | None) -> str:
+    """Record one outcome and commit; returns the new status ('lost' if the lease was taken over)."""
+    values: dict[str, object]
+    if error is None:
+        values = {"status": "sent", "sent_at": now, "last_error": None}
+    elif isinstance(error, MessageRejected) or claim.attempts >= MAX_ATTEMPTS:
+        values = {"status": "failed", "last_error": error.message[:_ERROR_CHARS]}
+    else:
+        values = {
+            "status": "pending",
+            "next_attempt_at": now + BACKOFF[claim.attempts - 1],
+            "last_error": error.message[:_ERROR_CHARS],
+        }
+    begin_write(session)
+    result = session.execute(
+        update(MailMessage)
+        .where(
+            MailMessage.id == claim.id,
+            MailMessage.status == "sending",
+            MailMessage.attempts == claim.attempts,  # still our lease
+        )
+        .values(**values)
+    )
+    session.commit()
+    return str(values["status"]) if result.rowcount == 1 else "lost"  # type: ignore[attr-defined]
+
+
+def deliver_due(
+    session: Session,
+    ctx: IssuerContext,
+    *,
+    now: datetime,
+    transport: Transport | None = None,
+    limit: int = BATCH,
+) -> DeliveryReport:
+    """Send up to `limit` due messages: claim them (committed), send each, then record each outcome.
+
+    A message is sent at most once per claim; only a sender that dies between sending and
+    recording (its lease then runs out) can cause a resend."""
+    transport = transport if transport is not None else transport_for(ctx.settings)
+    claims, claimed, failed = _claim(session, ctx, now, limit)
+    sent = retrying = 0
+    last_error: str | None = None
+    unavailable: TransportUnavailable | None = None
+    try:
+        for claim in claims:
+            error: DeliveryError | None = unavailable  # the server is down: no point trying the rest
+            if error is None:
+                try:
+                    transport.send(claim.email, outbox_id=claim.id, now=now)
+                except TransportUnavailable as exc:
+                    error = unavailable = exc
+                except DeliveryError as exc:
+                    error = exc
+            if error is not None:
+                last_error = error.message
+            status = _finish(session, claim, now, error)
+            sent += status == "sent"
+            retrying += status == "pending"
+            failed += status == "failed"
+    finally:
+        transport.close()
+    return DeliveryReport(claimed, sent, retrying, failed, last_error)
+
+
+def deliver_all_due(
+    session: Session, ctx: IssuerContext, *, now: datetime, transport: Transport | None = None, limit: int = BATCH
+) -> DeliveryReport:
+    """`deliver_due` in batches until nothing is due at `now` (each pass moves what it claims out of reach)."""
+    transport = transport if transport is not None else transport_for(ctx.settings)
+    total = DeliveryReport()
+    while True:
+        report = deliver_due(session, ctx, now=now, transport=transport, limit=limit)
+        total += report
+        if report.claimed < limit:
+            return total

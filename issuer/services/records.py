@@ -1,0 +1,110 @@
+"""What the candidate portal shows: exams with results or pending dates, certifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer.catalog import CertificationDef
+from issuer.context import IssuerContext
+from issuer.errors import CertificationNotHeld
+from issuer.models import Candidate, Certification, CredentialRecord, ExamResult, HeldGrant, Registration
+from issuer.services.imports import expected_results_date
+
+
+@dataclass(frozen=True)
+class ExamRow:
+    registration_id: str
+    exam_code: str
+    exam_name: str
+    registered_at: datetime
+    exam_date: date | None
+    result: ExamResult | None
+    expected_by: date | None  # pending only
+
+    @property
+    def status(self) -> str:
+        if self.result is None:
+            return "pending"
+        return "pass" if self.result.passed else "fail"
+
+
+@dataclass(frozen=True)
+class CertificationRow:
+    certification: Certification
+    definition: CertificationDef | None
+    credential: CredentialRecord | None
+    active: bool
+
+    @property
+    def name(self) -> str:
+        return self.definition.name if self.definition else self.certification.code
+
+
+def exams_for(session: Session, ctx: IssuerContext, candidate: Candidate) -> list[ExamRow]:
+    rows = session.execute(
+        select(Registration, ExamResult)
+        .outerjoin(ExamResult, ExamResult.registration_id == Registration.id)
+        .where(Registration.candidate_id == candidate.id)
+        .order_by(Registration.registered_at.desc())
+    ).all()
+    out = []
+    for registration, result in rows:
+        scheduled = registration.exam_date or registration.registered_at.date()
+        out.append(
+            ExamRow(
+                registration_id=registration.registration_id,
+                exam_code=registration.exam_code,
+                exam_name=ctx.catalog.exams.get(registration.exam_code, registration.exam_code),
+                registered_at=registration.registered_at,
+                exam_date=result.exam_date if result else registration.exam_date,
+                result=result,
+                expected_by=None if result else expected_results_date(scheduled),
+            )
+        )
+    return out
+
+
+def _current_credentials(session: Session, certification_ids: list[int]) -> dict[int, CredentialRecord]:
+    if not certification_ids:
+        return {}
+    records = session.execute(
+        select(CredentialRecord)
+        .where(CredentialRecord.certification_id.in_(certification_ids), CredentialRecord.revoked_at.is_(None))
+        .order_by(CredentialRecord.issued_at)
+    ).scalars()
+    return {r.certification_id: r for r in records if r.certification_id is not None}
+
+
+def certifications_for(
+    session: Session, ctx: IssuerContext, candidate: Candidate, now: datetime
+) -> list[CertificationRow]:
+    certifications = list(
+        session.execute(
+            select(Certification)
+            .where(Certification.candidate_id == candidate.id)
+            .order_by(Certification.valid_until.desc())
+        ).scalars()
+    )
+    credentials = _current_credentials(session, [c.id for c in certifications])
+    rows = [
+        CertificationRow(c, ctx.catalog.get(c.code), credentials.get(c.id), c.valid_until > now) for c in certifications
+    ]
+    return sorted(rows, key=lambda r: (not r.active, r.certification.code))
+
+
+def held_for(session: Session, candidate: Candidate) -> list[HeldGrant]:
+    return list(session.execute(select(HeldGrant).where(HeldGrant.candidate_id == candidate.id)).scalars())
+
+
+def active_certification(
+    session: Session, ctx: IssuerContext, candidate: Candidate, code: str, now: datetime
+) -> CertificationRow:
+    """One of the candidate's own active certifications (downloads are for active ones only)."""
+    for row in certifications_for(session, ctx, candidate, now):
+        if row.certification.code == code and row.active and row.credential is not None:
+            return row
+    raise CertificationNotHeld(f"you hold no active certification {code!r}")

@@ -1,0 +1,334 @@
+"""The portal's authentication (SPEC §3.4, §5.1; SECURITY A4): /login, /logout, /first-login,
+/forgot and /reset/<token>; the `cm_session` cookie; login throttling; and the `login_required`
+decorator and `current_candidate()` helper the other portal pages use."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import limits
+import limits.storage
+import limits.strategies
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from issuer.context import IssuerContext
+from issuer.db import get_session
+from issuer.models import Candidate
+from issuer.services import accounts
+from issuer.web.errors import render_error, wants_json
+
+bp = Blueprint("auth", __name__)
+
+COOKIE = "cm_session"
+# Throttling (ASVS 6.1.1, 6.3.1): failures per (identifier, client) and per client only — never
+# per account alone, so nobody can lock a candidate out from elsewhere.
+LOGIN_PER_IDENTIFIER_AND_CLIENT = "5/15minutes"
+LOGIN_PER_CLIENT = "50/hour"
+LINKS_PER_ADDRESS = "3/15minutes"
+LINKS_PER_CLIENT = "20/hour"
+# The portal's top navigation, shown only for endpoints that exist in this app.
+NAV = (
+    ("profile.profile", "Profile"),
+    ("portal.exams", "Exams"),
+    ("portal.certifications", "Certifications"),
+    ("portal.transcripts", "Publish Credentials"),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Throttle:
+    """Moving-window counters on `limits` (memory or Redis storage, shared by every instance)."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.storage_from_string(storage_uri))
+        self._login_pair = limits.parse(LOGIN_PER_IDENTIFIER_AND_CLIENT)
+        self._login_client = limits.parse(LOGIN_PER_CLIENT)
+        self._link_address = limits.parse(LINKS_PER_ADDRESS)
+        self._link_client = limits.parse(LINKS_PER_CLIENT)
+
+    @staticmethod
+    def _key(identifier: str) -> str:
+        # Identifiers are hashed, so the rate-limit store holds no e-mail addresses.
+        return hashlib.sha256(identifier.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+    def _refuse(self, item: limits.RateLimitItem, *ids: str, message: str) -> None:
+        reset = self._limiter.get_window_stats(item, *ids).reset_time
+        raise accounts.LoginThrottled(message, retry_after=max(1, math.ceil(reset - time.time())))
+
+    def check_login(self, identifier: str, client: str) -> None:
+        """Raise LoginThrottled if this identifier from this client, or this client, failed too often."""
+        pair = ("login-pair", self._key(identifier), client)
+        if not self._limiter.test(self._login_pair, *pair):
+            self._refuse(
+                self._login_pair,
+                *pair,
+                message="Too many failed logins for this CertManager ID or e-mail address from your network. "
+                "Wait 15 minutes and try again, or use 'Forgot Password or CertManager ID'.",
+            )
+        if not self._limiter.test(self._login_client, "login-client", client):
+            self._refuse(
+                self._login_client,
+                "login-client",
+                client,
+                message="Too many failed logins from your network. Wait a while and try again.",
+            )
+
+    def login_failed(self, identifier: str, client: str) -> None:
+        self._limiter.hit(self._login_pair, "login-pair", self._key(identifier), client)
+        self._limiter.hit(self._login_client, "login-client", client)
+
+    def login_succeeded(self, identifier: str, client: str) -> None:
+        self._limiter.clear(self._login_pair, "login-pair", self._key(identifier), client)
+
+    def link_requested(self, address: str, client: str) -> None:
+        """Count one 'Never logged in before?' or 'Forgot…' request; raise LoginThrottled past a limit."""
+        message = "Too many requests for links. Wait 15 minutes and try again."
+        if not self._limiter.hit(self._link_client, "link-client", client):
+            self._refuse(self._link_client, "link-client", client, message=message)
+        if not self._limiter.hit(self._link_address, "link-address", self._key(address)):
+            self._refuse(self._link_address, "link-address", self._key(address), message=message)
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, the login throttle, the header context and the CSRF error page."""
+    ctx: IssuerContext = app.extensions["certmanager"]
+    app.extensions["certmanager.login_throttle"] = Throttle(ctx.settings.ratelimit_storage_url)
+    app.register_blueprint(bp)
+    app.context_processor(_portal_context)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Response:
+        return render_error(
+            400,
+            "csrf_invalid",
+            "Form expired",
+            "This form has expired or was not sent from our site. Go back, reload the page and try again.",
+        )
+
+
+def _ctx() -> IssuerContext:
+    ctx: IssuerContext = current_app.extensions["certmanager"]
+    return ctx
+
+
+def _throttle() -> Throttle:
+    throttle: Throttle = current_app.extensions["certmanager.login_throttle"]
+    return throttle
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+# --- the logged-in candidate -----------------------------------------------------------------
+
+
+def _load_candidate() -> Candidate | None:
+    if "cm_candidate" not in g:
+        token = request.cookies.get(COOKIE)
+        g.cm_candidate = accounts.load_session(get_session(), token, _ctx().clock()) if token else None
+    candidate: Candidate | None = g.cm_candidate
+    return candidate
+
+
+def current_candidate() -> Candidate:
+    """The logged-in candidate (loaded once per request); raises LoginRequired without a live session."""
+    candidate = _load_candidate()
+    if candidate is None:
+        raise accounts.LoginRequired()
+    return candidate
+
+
+def login_required(view: F) -> F:
+    """Only for a live session: browsers go to /login?next=…, API clients get 401 problem+json."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        if _load_candidate() is None:
+            if wants_json():
+                raise accounts.LoginRequired()
+            target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+            response = redirect(url_for("auth.login", next=target))
+            if COOKIE in request.cookies:
+                _clear_cookie(response)
+            return response
+        response = make_response(view(*args, **kwargs))
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.add("Cookie")
+        return response
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _portal_context() -> dict[str, Any]:
+    # Only what this request already loaded: public pages never touch the session table.
+    candidate = g.get("cm_candidate")
+    nav = [(endpoint, label) for endpoint, label in NAV if endpoint in current_app.view_functions] if candidate else []
+    return {
+        "portal_candidate": candidate,
+        "portal_nav": nav,
+        "portal_login": "auth.login" in current_app.view_functions,
+    }
+
+
+def _set_cookie(response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="Lax", secure=_ctx().settings.base_url.startswith("https://"), path="/"
+    )
+
+
+def _clear_cookie(response: Response) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite="Lax", secure=_ctx().settings.base_url.startswith("https://")
+    )
+
+
+def safe_next(value: str | None) -> str | None:
+    """`value` if it is a path on this site (no scheme, no host, no `//`), else None."""
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        return None
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else None
+
+
+def landing_url() -> str:
+    """Where a login lands: Certifications when that page exists, else Profile."""
+    try:
+        return url_for("portal.certifications")
+    except BuildError:
+        return url_for("profile.profile")
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _throttled(template: str, exc: accounts.LoginThrottled, **context: Any) -> Response:
+    response = _page(template, 429, error=exc.message, **context)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if _load_candidate() is not None:  # already logged in
+            return redirect(next_url or landing_url(), code=303)
+        return _page("portal/login.html", next=next_url, identifier="")
+    identifier = request.form.get("identifier", "")[:320]
+    password = request.form.get("password", "")
+    client, throttle, db = _client(), _throttle(), get_session()
+    now = _ctx().clock()
+    try:
+        throttle.check_login(identifier, client)
+    except accounts.LoginThrottled as exc:
+        accounts.record_throttled(db, identifier, now, client_ip=client)
+        return _throttled("portal/login.html", exc, next=next_url, identifier=identifier)
+    try:
+        candidate = accounts.authenticate(db, identifier, password, now, client_ip=client)
+    except accounts.InvalidCredentials as exc:
+        throttle.login_failed(identifier, client)
+        return _page("portal/login.html", 401, error=exc.message, next=next_url, identifier=identifier)
+    throttle.login_succeeded(identifier, client)
+    token = accounts.open_session(
+        db, candidate, now, user_agent=request.user_agent.string, replaces=request.cookies.get(COOKIE)
+    )
+    session.clear()  # a fresh CSRF token too (session fixation)
+    response = redirect(next_url or landing_url(), code=303)
+    _set_cookie(response, token)
+    return response
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    token = request.cookies.get(COOKIE)
+    if token:
+        accounts.end_session(get_session(), token, _ctx().clock(), client_ip=_client())
+    session.clear()
+    flash("You have logged out.")
+    response = redirect(url_for("auth.login"), code=303)
+    _clear_cookie(response)
+    return response
+
+
+@bp.route("/first-login", methods=["GET", "POST"])
+def first_login() -> Response:
+    return _link_request("portal/first_login.html", accounts.start_first_login)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot() -> Response:
+    return _link_request("portal/forgot.html", accounts.start_reset)
+
+
+def _link_request(template: str, start: Callable[..., None]) -> Response:
+    # The answer is the same whether or not the address belongs to an account (ASVS 6.3.8).
+    if request.method == "GET":
+        return _page(template, email="")
+    email = request.form.get("email", "").strip()[:320]
+    if not email:
+        return _page(template, 400, error="Enter your e-mail address.", email="")
+    try:
+        _throttle().link_requested(email, _client())
+    except accounts.LoginThrottled as exc:
+        return _throttled(template, exc, email="")
+    start(get_session(), _ctx(), email, _ctx().clock(), client_ip=_client())
+    return _page("portal/link_sent.html", what=template.rsplit("/", 1)[-1].removesuffix(".html"))
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Response:
+    db, now = get_session(), _ctx().clock()
+    try:
+        candidate = accounts.token_candidate(db, token, now)
+        if request.method == "GET":
+            response = _page("portal/reset.html", candidate=candidate)
+        else:
+            accounts.complete_token(
+                db,
+                token,
+                request.form.get("password", ""),
+                now,
+                confirm=request.form.get("confirm", ""),
+                client_ip=_client(),
+            )
+            session.clear()
+            flash("Your password is set. Log in with your CertManager ID or e-mail address and your new password.")
+            response = redirect(url_for("auth.login"), code=303)
+    except accounts.TokenInvalid as exc:
+        response = _page("portal/reset.html", 400, candidate=None, error=exc.message)
+    except (accounts.WeakPassword, accounts.PasswordMismatch) as exc:
+        response = _page("portal/reset.html", 400, candidate=candidate, error=exc.message)
+    # The token is in the URL: never let it leak to another site through the Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,125 @@
+"""The candidate's 'Profile' (SPEC §5.1): every field but the name, saved by 'Update/Confirm';
+a new e-mail address needs the current password; a password change ends the other sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from issuer.context import IssuerContext
+from issuer.db import get_session
+from issuer.models import Candidate
+from issuer.services import accounts
+from issuer.web.auth import COOKIE, Throttle, current_candidate, login_required
+
+bp = Blueprint("profile", __name__)
+
+
+def _ctx() -> IssuerContext:
+    ctx: IssuerContext = current_app.extensions["certmanager"]
+    return ctx
+
+
+def _throttle() -> Throttle:
+    throttle: Throttle = current_app.extensions["certmanager.login_throttle"]
+    return throttle
+
+
+def _values(candidate: Candidate) -> dict[str, str]:
+    values = {field: getattr(candidate, field) or "" for field in accounts.PROFILE_FIELDS}
+    values["email"] = candidate.email
+    return values
+
+
+def _page(candidate: Candidate, status: int = 200, **context: Any) -> Response:
+    context.setdefault("values", _values(candidate))
+    html = render_template(
+        "portal/profile.html",
+        candidate=candidate,
+        countries=accounts.countries(),
+        minimum=accounts.PASSWORD_MIN,
+        recommended=accounts.PASSWORD_RECOMMENDED,
+        maximum=accounts.PASSWORD_MAX,
+        **context,
+    )
+    return make_response(html, status)
+
+
+@bp.get("/profile")
+@login_required
+def profile() -> Response:
+    return _page(current_candidate())
+
+
+@bp.post("/profile")
+@login_required
+def update() -> Response:
+    candidate = current_candidate()
+    form = {field: request.form.get(field) for field in accounts.PROFILE_FIELDS}
+    email = request.form.get("email")
+    client = _client()
+    submitted = {**_values(candidate), **{k: v for k, v in form.items() if v is not None}}
+    if email is not None:
+        submitted["email"] = email
+    try:
+        if email is not None and email.strip().lower() != candidate.email:
+            # Re-authentication is throttled like a login (it is a password guess too).
+            _throttle().check_login(candidate.certmanager_id, client)
+        accounts.update_profile(
+            get_session(),
+            candidate,
+            form,
+            _ctx().clock(),
+            email=email,
+            current_password=request.form.get("current_password"),
+            client_ip=client,
+        )
+    except accounts.InvalidProfile as exc:
+        return _page(candidate, 400, values=submitted, errors=exc.errors)
+    except accounts.CurrentPasswordIncorrect as exc:
+        _throttle().login_failed(candidate.certmanager_id, client)
+        return _page(candidate, 400, values=submitted, errors={"current_password": exc.message})
+    except accounts.EmailUnavailable as exc:
+        return _page(candidate, 409, values=submitted, errors={"email": exc.message})
+    except accounts.LoginThrottled as exc:
+        response = _page(candidate, 429, values=submitted, errors={"current_password": exc.message})
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    flash("Your profile is saved.")
+    return redirect(url_for("profile.profile"), code=303)
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password() -> Response:
+    candidate = current_candidate()
+    client = _client()
+    try:
+        _throttle().check_login(candidate.certmanager_id, client)
+        accounts.change_password(
+            get_session(),
+            candidate,
+            request.form.get("current_password", ""),
+            request.form.get("password", ""),
+            _ctx().clock(),
+            confirm=request.form.get("confirm", ""),
+            keep_session=request.cookies.get(COOKIE),
+            client_ip=client,
+        )
+    except accounts.CurrentPasswordIncorrect as exc:
+        _throttle().login_failed(candidate.certmanager_id, client)
+        return _page(candidate, 400, password_errors={"current_password": exc.message})
+    except (accounts.WeakPassword, accounts.PasswordMismatch) as exc:
+        return _page(candidate, 400, password_errors={"password": exc.message})
+    except accounts.LoginThrottled as exc:
+        response = _page(candidate, 429, password_errors={"current_password": exc.message})
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    flash("Your password is changed. Your other sessions were logged out.")
+    return redirect(url_for("profile.profile"), code=303)
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
