@@ -117,9 +117,13 @@ def init(demo: bool) -> None:
         err.print(f"Catalog: {len(ctx.catalog.certifications)} certifications in {len(ctx.catalog.tracks)} tracks")
         if report.demo_candidate is not None:
             cand = report.demo_candidate
-            click.echo(f"Demo candidate: {cand.full_name} <{cand.email}>, CertManager ID {cand.certmanager_id}")
+            click.echo(f"Demo candidate: {cand.full_name} <{cand.email}>")
+            click.echo(f"  Log in at {settings.base_url}/login")
+            click.echo(f"  CertManager ID: {cand.certmanager_id}")
+            click.echo(f"  Password:       {report.demo_password}")
+            click.echo("  Credential pages (anyone can open these):")
             for cred in report.demo_credentials or []:
-                click.echo(f"  {cred.certification_code}: {ctx.credential_url(cred.id)}")
+                click.echo(f"    {cred.certification_code}: {ctx.credential_url(cred.id)}")
 
 
 @main.command()

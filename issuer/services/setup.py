@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
 from issuer.db import begin_write
-from issuer.models import Candidate, Certification, CredentialRecord
-from issuer.services import audit, candidates, certifications, status_lists
+from issuer.models import Candidate, CredentialRecord
+from issuer.services import accounts, audit, candidates, imports, status_lists
 from issuer.services.keyring import active_key, create_active_key
 
 DEMO_EMAIL = "demo.candidate@example.org"
@@ -22,6 +25,7 @@ class InitReport:
     created_key: str | None
     demo_candidate: Candidate | None = None
     demo_credentials: list[CredentialRecord] | None = None
+    demo_password: str | None = None
 
 
 def initialize(session: Session, ctx: IssuerContext, *, now: datetime, demo: bool = False) -> InitReport:
@@ -33,29 +37,51 @@ def initialize(session: Session, ctx: IssuerContext, *, now: datetime, demo: boo
         report.created_key = key.thumbprint
         audit.record(session, actor="cli", action="key.create", target=key.thumbprint, now=now, alg=key.alg)
     status_lists.ensure_open_list(session, ctx, now)
-    if demo:
-        report.demo_candidate, report.demo_credentials = _demo(session, ctx, now)
     session.commit()
+    if demo:
+        report.demo_candidate, report.demo_credentials, report.demo_password = _demo(session, ctx, now)
     return report
 
 
-def _demo(session: Session, ctx: IssuerContext, now: datetime) -> tuple[Candidate, list[CredentialRecord]]:
-    candidate = candidates.find_by_email(session, DEMO_EMAIL)
-    if candidate is None:
-        candidate = candidates.create_candidate(
-            session, email=DEMO_EMAIL, first_name="Amélie", last_name="Nakamura-Okafor", now=now
+def _demo(session: Session, ctx: IssuerContext, now: datetime) -> tuple[Candidate, list[CredentialRecord], str]:
+    """A demo candidate made the way real ones are: through the vendor feeds, then a password."""
+    today = now.date()
+    registrations = [
+        ("DEMO-0001", "EX-ENT-101", today - timedelta(days=75), today - timedelta(days=60)),
+        ("DEMO-0002", "EX-ENT-201", today - timedelta(days=40), today - timedelta(days=25)),
+        ("DEMO-0003", "EX-SEC-101", today - timedelta(days=6), today + timedelta(days=3)),  # still pending
+    ]
+    with tempfile.TemporaryDirectory(prefix="certmanager-demo-") as folder:
+        reg_feed = Path(folder) / "registrations.csv"
+        reg_feed.write_text(
+            "registration_id,email,first_name,last_name,exam_code,registered_at,exam_date\n"
+            + "".join(
+                f"{rid},{DEMO_EMAIL},Amélie,Nakamura-Okafor,{exam},{registered.isoformat()}T09:00:00Z,{day.isoformat()}\n"
+                for rid, exam, registered, day in registrations
+            ),
+            encoding="utf-8",
         )
-        exam_day: date = (now - timedelta(days=40)).date()
-        for code in ("CNA-ENT", "CNS-ENT"):
-            if ctx.catalog.get(code) is not None:
-                certifications.grant(session, ctx, candidate, code, exam_day, now=now)
-                exam_day += timedelta(days=14)
+        res_feed = Path(folder) / "results.csv"
+        res_feed.write_text(
+            "registration_id,exam_code,exam_date,score,passing_score,result\n"
+            + "".join(
+                f"{rid},{exam},{day.isoformat()},812,700,pass\n" for rid, exam, _, day in registrations if day <= today
+            ),
+            encoding="utf-8",
+        )
+        imports.import_registrations(session, ctx, reg_feed, now=now, actor="demo")
+        imports.import_results(session, ctx, res_feed, now=now, actor="demo")
+    begin_write(session)
+    candidate = candidates.find_by_email(session, DEMO_EMAIL)
+    assert candidate is not None
+    password = "demo-" + secrets.token_urlsafe(9)
+    accounts.set_password(session, candidate, password, now)
+    session.commit()
     creds = list(
         session.execute(
             select(CredentialRecord)
-            .join(Certification)
-            .where(CredentialRecord.candidate_id == candidate.id)
-            .order_by(CredentialRecord.issued_at)
+            .where(CredentialRecord.candidate_id == candidate.id, CredentialRecord.revoked_at.is_(None))
+            .order_by(CredentialRecord.issued_at, CredentialRecord.certification_code)
         ).scalars()
     )
-    return candidate, creds
+    return candidate, creds, password

@@ -13,7 +13,9 @@ import pytest
 
 from issuer.catalog import BUNDLED
 from issuer.cli import main
+from issuer.db import get_session
 from issuer.server import preflight
+from issuer.services import accounts
 from tests.cli_support import run_cli as cli
 from tests.cli_support import tracked_databases
 from tests.conftest import BASE_URL, PASSPHRASE, FakeClock, make_app
@@ -57,7 +59,7 @@ def test_init_creates_schema_and_key_on_an_empty_database(
     assert [k["state"] for k in keys_list(runner)] == ["active"]
 
 
-def test_init_demo_prints_a_login_and_credential_urls(runner: Any) -> None:
+def test_init_demo_prints_a_login_and_credential_urls(runner: Any, app: Any) -> None:
     result = cli(runner, "init", "--demo")
     assert result.exit_code == 0, result.output
     ids = re.findall(r"\bJPR\d{9}\b", result.stdout)
@@ -77,7 +79,12 @@ def test_init_demo_prints_a_login_and_credential_urls(runner: Any) -> None:
     assert set(re.findall(r"\bJPR\d{9}\b", again.stdout)) == set(ids)
     assert sorted(re.findall(re.escape(BASE_URL) + r"/c/([A-Za-z0-9]+)", again.stdout)) == sorted(urls)
     listed = json.loads(cli(runner, "credentials", "list", "--candidate", ids[0], "--format", "json").stdout)
-    assert sorted(r["id"] for r in listed) == sorted(urls)
+    assert sorted(r["id"] for r in listed if r["status"] == "valid") == sorted(urls)
+    # The demo went through the feeds: its associate certification was recertified once.
+    assert any(r["status"] == "superseded" for r in listed)
+    password = re.search(r"Password:\s+(\S+)", again.stdout).group(1)  # the newest one works
+    with app.app_context():
+        assert accounts.authenticate(get_session(), ids[0], password, now=datetime.now(UTC)).certmanager_id == ids[0]
 
 
 # --- catalog ------------------------------------------------------------------------------------
