@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,21 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
         f"VALUES ({', '.join([placeholder] * len(names))})"
     )
-    params = [
-        tuple(proc(row[name]) if proc else row[name] for name, proc in zip(names, processors, strict=True))
-        for row in rows
-    ]
+    # Only typed columns (timestamps) need processing, and a batch repeats the same few values:
+    # process each distinct value once per column.
+    typed = [(i, proc, {}) for i, proc in enumerate(processors) if proc is not None]
+    take = itemgetter(*names)
+    params: list[Any] = []
+    for row in rows:
+        values = list(take(row)) if len(names) > 1 else [take(row)]
+        for i, proc, memo in typed:
+            value = values[i]
+            if value is not None:
+                done = memo.get(value)
+                if done is None:
+                    done = memo[value] = proc(value)
+                values[i] = done
+        params.append(tuple(values))
     connection.exec_driver_sql(sql, params)
 
 

@@ -7,8 +7,9 @@ import sends the whole chunk through the row-by-row path instead."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -17,15 +18,13 @@ from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
 from issuer.db import begin_write, fast_insert
-from issuer.errors import NotInitialized
 from issuer.ids import new_credential_id
 from issuer.models import Candidate, Certification, CredentialRecord, ExamResult, HeldGrant, MailMessage, Registration
 from issuer.services import status_lists
 from issuer.services.certifications import expiry_for
-from issuer.services.credentials import build_certification_payload, certification_valid_from
+from issuer.services.credential_signing import Item, Signing
 from issuer.services.feeds import FeedRow, RowRejected
 from issuer.services.import_rows import ImportReport, ParsedResult, RowApplier, apply_one, parse_result
-from issuer.services.keyring import active_key
 from issuer.services.mail_batch import render_many
 
 CHUNK = 500
@@ -47,17 +46,6 @@ class _Person:
         return f"{self.first_name} {self.last_name}"
 
 
-@dataclass(frozen=True)
-class _Granted:
-    """What the credential payload reads of a certification (cheaper than an ORM object)."""
-
-    candidate_id: int
-    code: str
-    exam_date: date
-    granted_at: datetime
-    valid_until: datetime
-
-
 def apply_chunk(
     session: Session,
     ctx: IssuerContext,
@@ -68,6 +56,8 @@ def apply_chunk(
     actor: str,
     run_id: str,
     one_by_one: RowApplier,
+    used_slots: status_lists.UsedSlots,
+    signing: Signing,
 ) -> None:
     parsed: list[tuple[FeedRow, ParsedResult]] = []
     for row in rows:
@@ -80,8 +70,9 @@ def apply_chunk(
     if fast:
         try:
             with session.begin_nested():
-                _apply_fast(session, ctx, fast, report, now=now, run_id=run_id)
+                _apply_fast(session, ctx, fast, report, now=now, run_id=run_id, used_slots=used_slots, signing=signing)
         except (IntegrityError, OperationalError):
+            used_slots.forget()
             session.commit()  # a concurrent import touched the same rows: go row by row
             begin_write(session)
             slow = sorted(slow + [(row, p) for row, p, _ in fast], key=lambda item: item[0].line)
@@ -89,6 +80,8 @@ def apply_chunk(
             report.rows_read += len(fast)
     for row, _ in slow:
         apply_one(session, ctx, row, report, one_by_one, now=now, actor=actor)
+    if slow:
+        used_slots.forget()  # the rules allocate slots of their own
     session.commit()
     begin_write(session)
 
@@ -162,6 +155,8 @@ def _apply_fast(
     *,
     now: datetime,
     run_id: str,
+    used_slots: status_lists.UsedSlots,
+    signing: Signing,
 ) -> None:
     fast_insert(
         session,
@@ -198,12 +193,25 @@ def _apply_fast(
         for definition in ctx.catalog.certifications.values()
         if p.exam_code in definition.exams
     ]
-    if grants:
-        _grant_in_bulk(session, ctx, grants, people, report, now)
+    finish = _grant_in_bulk(session, ctx, grants, people, now, used_slots, signing) if grants else None
+    # The e-mails are written while the signatures are being made (in a worker, for big feeds).
     _mail_in_bulk(session, ctx, [people[c] for c in sorted(candidate_ids)], now, run_id)
+    if finish is not None:
+        report.certifications_granted += len(grants)
+        report.credentials_issued += finish()
 
 
-def _grant_in_bulk(session, ctx, grants, people, report, now) -> None:  # noqa: ANN001 - internal
+def _grant_in_bulk(
+    session: Session,
+    ctx: IssuerContext,
+    grants: list[tuple[int, Any, date]],
+    people: dict[int, _Person],
+    now: datetime,
+    used_slots: status_lists.UsedSlots,
+    signing: Signing,
+) -> Callable[[], int]:
+    """Insert the certifications and start signing their credentials; the returned function
+    waits for the signatures and inserts the credentials."""
     granted_at = now.replace(microsecond=0)
     values = [
         {
@@ -226,41 +234,41 @@ def _grant_in_bulk(session, ctx, grants, people, report, now) -> None:  # noqa: 
             )
         )
     }
-    ids = [by_key[(v["candidate_id"], v["code"])] for v in values]
-    key = active_key(session)
-    if key is None:
-        raise NotInitialized("no active signing key: run `certmanager init`")
-    signer = ctx.signer(key)
-    slots = status_lists.allocate_many(session, ctx, len(values), now)
-    credentials = []
-    for certification_id, value, (list_id, index) in zip(ids, values, slots, strict=True):
-        certification = _Granted(**value)
-        candidate = people[value["candidate_id"]]
-        cred_id = new_credential_id()
-        payload = build_certification_payload(
-            ctx, cred_id=cred_id, candidate=candidate, certification=certification, list_id=list_id, index=index
-        )
-        credentials.append(
+    slots = status_lists.allocate_many(session, ctx, len(values), now, used_slots)
+    cred_ids = [new_credential_id() for _ in values]
+    items: list[Item] = []
+    for cred_id, value, (list_id, index) in zip(cred_ids, values, slots, strict=True):
+        person = people[value["candidate_id"]]
+        items.append(
+            (cred_id, person.holder_id, person.certmanager_id, person.first_name, person.last_name, value["code"],
+             value["exam_date"], granted_at, value["valid_until"], list_id, index)
+        )  # fmt: skip
+    tokens = signing.submit(items)
+
+    def finish() -> int:
+        credentials = [
             {
                 "id": cred_id,
                 "kind": "certification",
-                "candidate_id": candidate.id,
-                "certification_id": certification_id,
+                "candidate_id": value["candidate_id"],
+                "certification_id": by_key[(value["candidate_id"], value["code"])],
                 "certification_code": value["code"],
-                "subject_name": candidate.full_name,
-                "jwt": signer.sign(payload, typ="JWT"),
-                "signed_by": key.thumbprint,
+                "subject_name": people[value["candidate_id"]].full_name,
+                "jwt": token,
+                "signed_by": signing.thumbprint,
                 "status_list_id": list_id,
                 "status_index": index,
-                "valid_from": certification_valid_from(certification),
+                "valid_from": datetime.combine(value["exam_date"], time(0, 0), tzinfo=UTC),
                 "valid_until": value["valid_until"],
                 "issued_at": granted_at,
                 "link_replacement": True,
             }
-        )
-    fast_insert(session, CredentialRecord.__table__, credentials)
-    report.certifications_granted += len(values)
-    report.credentials_issued += len(credentials)
+            for cred_id, value, (list_id, index), token in zip(cred_ids, values, slots, tokens(), strict=True)
+        ]
+        fast_insert(session, CredentialRecord.__table__, credentials)
+        return len(credentials)
+
+    return finish
 
 
 def _mail_in_bulk(session: Session, ctx: IssuerContext, people: list[_Person], now: datetime, run_id: str) -> None:

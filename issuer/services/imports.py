@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
 from issuer.db import begin_write
+from issuer.errors import NotInitialized
 from issuer.ids import new_credential_id
 from issuer.models import Candidate, ExamResult, Registration
-from issuer.services import bulk_results, candidates, feeds, mail, rules
+from issuer.services import bulk_results, candidates, credential_signing, feeds, mail, rules, status_lists
 from issuer.services.feeds import FeedRow, RowRejected
 from issuer.services.import_rows import ImportReport, Progress, apply_one, finish, parse_result
+from issuer.services.keyring import active_key
 
 BATCH = 200
 
@@ -44,7 +46,13 @@ def import_registrations(
 
 
 def import_results(
-    session: Session, ctx: IssuerContext, path: Path, *, now: datetime, actor: str, progress: Progress | None = None
+    session: Session,
+    ctx: IssuerContext,
+    path: Path,
+    *,
+    now: datetime,
+    actor: str,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Rows go in chunks: the common cases (a first pass, a failure, a repeat) in bulk; anything
     that touches existing certifications or prerequisites row by row through the rules."""
@@ -56,21 +64,29 @@ def import_results(
         _apply_result(session, ctx, row, report, now, actor, run_id)
 
     report = ImportReport(kind="results")
+    used_slots = status_lists.UsedSlots()
+    key = active_key(session)
+    if key is None:
+        raise NotInitialized("no active signing key: run `certmanager init`")
+    signing = credential_signing.InlineSigning(ctx, key)
     begin_write(session)
     chunk: list[FeedRow] = []
+
+    def flush() -> None:
+        bulk_results.apply_chunk(
+            session, ctx, chunk, report, now=now, actor=actor, run_id=run_id, one_by_one=one_by_one,
+            used_slots=used_slots, signing=signing,
+        )  # fmt: skip
+        chunk.clear()
+        if progress is not None:
+            progress(report.rows_read)
+
     for row in feeds.read_rows(path, feeds.RESULT_COLUMNS):
         chunk.append(row)
         if len(chunk) == bulk_results.CHUNK:
-            bulk_results.apply_chunk(
-                session, ctx, chunk, report, now=now, actor=actor, run_id=run_id, one_by_one=one_by_one
-            )
-            chunk = []
-            if progress is not None:
-                progress(report.rows_read)
+            flush()
     if chunk:
-        bulk_results.apply_chunk(
-            session, ctx, chunk, report, now=now, actor=actor, run_id=run_id, one_by_one=one_by_one
-        )
+        flush()
     if progress is not None:
         progress(report.rows_read)
     finish(session, report, now=now, actor=actor)

@@ -116,8 +116,33 @@ def allocate_slot(session: Session, ctx: IssuerContext, now: datetime) -> tuple[
         return record, index
 
 
-def allocate_many(session: Session, ctx: IssuerContext, count: int, now: datetime) -> list[tuple[str, int]]:
+class UsedSlots:
+    """The taken indexes of lists, read once per bulk import and kept up to date as it allocates.
+    Another process allocating meanwhile is caught by the unique (list, index) constraint; the
+    caller then calls `forget()` and retries."""
+
+    def __init__(self) -> None:
+        self._by_list: dict[str, set[int]] = {}
+
+    def of(self, session: Session, list_id: str) -> set[int]:
+        used = self._by_list.get(list_id)
+        if used is None:
+            used = self._by_list[list_id] = set(
+                session.execute(
+                    select(CredentialRecord.status_index).where(CredentialRecord.status_list_id == list_id)
+                ).scalars()
+            )
+        return used
+
+    def forget(self) -> None:
+        self._by_list.clear()
+
+
+def allocate_many(
+    session: Session, ctx: IssuerContext, count: int, now: datetime, used_slots: UsedSlots | None = None
+) -> list[tuple[str, int]]:
     """`count` random unused slots at once (bulk imports), under the same list lock."""
+    used_slots = used_slots or UsedSlots()
     slots: list[tuple[str, int]] = []
     index_range = ctx.settings.status_index_range
     while len(slots) < count:
@@ -131,11 +156,7 @@ def allocate_many(session: Session, ctx: IssuerContext, count: int, now: datetim
         if record is None:
             record = create_list(session, ctx, now)
         upper = min(index_range, record.entries)
-        used = set(
-            session.execute(
-                select(CredentialRecord.status_index).where(CredentialRecord.status_list_id == record.id)
-            ).scalars()
-        )
+        used = used_slots.of(session, record.id)
         take = min(count - len(slots), record.capacity - record.allocated, upper - len(used))
         if take <= 0:
             record.is_open = False
@@ -149,6 +170,7 @@ def allocate_many(session: Session, ctx: IssuerContext, count: int, now: datetim
         record.allocated += take
         if record.allocated >= record.capacity:
             record.is_open = False
+        used.update(chosen)
         slots.extend((record.id, index) for index in chosen)
     session.flush()
     return slots
