@@ -78,29 +78,28 @@ def create_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusLi
     return record
 
 
-def ensure_open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
+def _open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
+    """The oldest open list, locked until commit (PostgreSQL; SQLite's write lock is held
+    already); a new one when none is open."""
     found = session.execute(
         select(StatusListRecord)
         .where(StatusListRecord.is_open.is_(True))
         .order_by(StatusListRecord.created_at)
         .limit(1)
+        .with_for_update()
     ).scalar_one_or_none()
     return found or create_list(session, ctx, now)
+
+
+def ensure_open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
+    return _open_list(session, ctx, now)
 
 
 def allocate_slot(session: Session, ctx: IssuerContext, now: datetime) -> tuple[StatusListRecord, int]:
     """A random unused index in an open list. The list row is locked (PostgreSQL) or the
     database is (SQLite) until commit, and (list, index) is unique in the table as a backstop."""
     while True:
-        record = session.execute(
-            select(StatusListRecord)
-            .where(StatusListRecord.is_open.is_(True))
-            .order_by(StatusListRecord.created_at)
-            .limit(1)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if record is None:
-            record = create_list(session, ctx, now)
+        record = _open_list(session, ctx, now)
         if record.allocated >= record.capacity:
             record.is_open = False
             session.flush()
@@ -146,15 +145,7 @@ def allocate_many(
     slots: list[tuple[str, int]] = []
     index_range = ctx.settings.status_index_range
     while len(slots) < count:
-        record = session.execute(
-            select(StatusListRecord)
-            .where(StatusListRecord.is_open.is_(True))
-            .order_by(StatusListRecord.created_at)
-            .limit(1)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if record is None:
-            record = create_list(session, ctx, now)
+        record = _open_list(session, ctx, now)
         upper = min(index_range, record.entries)
         used = used_slots.of(session, record.id)
         take = min(count - len(slots), record.capacity - record.allocated, upper - len(used))

@@ -36,6 +36,7 @@ from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.models import Candidate
 from issuer.services import accounts
+from issuer.web import issuer_context
 from issuer.web.errors import render_error, wants_json
 
 bp = Blueprint("auth", __name__)
@@ -128,11 +129,6 @@ def init_app(app: Flask) -> None:
         )
 
 
-def _ctx() -> IssuerContext:
-    ctx: IssuerContext = current_app.extensions["certmanager"]
-    return ctx
-
-
 def _throttle() -> Throttle:
     throttle: Throttle = current_app.extensions["certmanager.login_throttle"]
     return throttle
@@ -148,7 +144,7 @@ def _client() -> str:
 def _load_candidate() -> Candidate | None:
     if "cm_candidate" not in g:
         token = request.cookies.get(COOKIE)
-        g.cm_candidate = accounts.load_session(get_session(), token, _ctx().clock()) if token else None
+        g.cm_candidate = accounts.load_session(get_session(), token, issuer_context().clock()) if token else None
     candidate: Candidate | None = g.cm_candidate
     return candidate
 
@@ -195,13 +191,22 @@ def _portal_context() -> dict[str, Any]:
 
 def _set_cookie(response: Response, token: str) -> None:
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="Lax", secure=_ctx().settings.base_url.startswith("https://"), path="/"
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=issuer_context().settings.base_url.startswith("https://"),
+        path="/",
     )
 
 
 def _clear_cookie(response: Response) -> None:
     response.delete_cookie(
-        COOKIE, path="/", httponly=True, samesite="Lax", secure=_ctx().settings.base_url.startswith("https://")
+        COOKIE,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=issuer_context().settings.base_url.startswith("https://"),
     )
 
 
@@ -248,7 +253,7 @@ def login() -> Response:
     identifier = request.form.get("identifier", "")[:320]
     password = request.form.get("password", "")
     client, throttle, db = _client(), _throttle(), get_session()
-    now = _ctx().clock()
+    now = issuer_context().clock()
     try:
         throttle.check_login(identifier, client)
     except accounts.LoginThrottled as exc:
@@ -273,7 +278,7 @@ def login() -> Response:
 def logout() -> Response:
     token = request.cookies.get(COOKIE)
     if token:
-        accounts.end_session(get_session(), token, _ctx().clock(), client_ip=_client())
+        accounts.end_session(get_session(), token, issuer_context().clock(), client_ip=_client())
     session.clear()
     flash("You have logged out.")
     response = redirect(url_for("auth.login"), code=303)
@@ -302,13 +307,13 @@ def _link_request(template: str, start: Callable[..., None]) -> Response:
         _throttle().link_requested(email, _client())
     except accounts.LoginThrottled as exc:
         return _throttled(template, exc, email="")
-    start(get_session(), _ctx(), email, _ctx().clock(), client_ip=_client())
+    start(get_session(), issuer_context(), email, issuer_context().clock(), client_ip=_client())
     return _page("portal/link_sent.html", what=template.rsplit("/", 1)[-1].removesuffix(".html"))
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> Response:
-    db, now = get_session(), _ctx().clock()
+    db, now = get_session(), issuer_context().clock()
     try:
         candidate = accounts.token_candidate(db, token, now)
         if request.method == "GET":

@@ -7,24 +7,19 @@ from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.errors import CredentialNotFound
 from issuer.ids import is_credential_id
 from issuer.models import CredentialRecord
 from issuer.services.credentials import get_credential
 from issuer.services.verification import LocalVerification
+from issuer.web import issuer_context
 from verifier import VerificationResult
 from verifier.http import json_response
 from verifier.pages import LinkNotResolvable, ResolvedLink
 from wallet_export import qr_png, qr_svg, share_links
 
 bp = Blueprint("credentials", __name__)
-
-
-def _ctx() -> IssuerContext:
-    ctx: IssuerContext = current_app.extensions["certmanager"]
-    return ctx
 
 
 def _split(ref: str) -> tuple[str, str]:
@@ -34,7 +29,7 @@ def _split(ref: str) -> tuple[str, str]:
 
 def _verify(record: CredentialRecord) -> VerificationResult:
     local: LocalVerification = current_app.extensions["certmanager.verification"]
-    return local.verify(get_session(), record.jwt, now=_ctx().clock())
+    return local.verify(get_session(), record.jwt, now=issuer_context().clock())
 
 
 @bp.get("/c/<ref>")
@@ -58,7 +53,7 @@ def credential(ref: str) -> Response:
 
 
 def _page(record: CredentialRecord) -> str:
-    ctx = _ctx()
+    ctx = issuer_context()
     result = _verify(record)
     url = ctx.credential_url(record.id)
     cert = ctx.catalog.get(record.certification_code or "")
@@ -85,7 +80,7 @@ def _page(record: CredentialRecord) -> str:
 
 def resolve_link(url: str) -> ResolvedLink:
     """`/verify` resolves only this issuer's own `{BASE_URL}/c/<id>` links, from the database."""
-    ctx = _ctx()
+    ctx = issuer_context()
     prefix = ctx.credential_url("")
     ref = url.split("#", 1)[0]
     cred_id, suffix = _split(ref[len(prefix) :]) if ref.startswith(prefix) else ("", "")
@@ -108,7 +103,7 @@ def qr(cred_id: str, kind: str) -> Response:
     if kind not in ("png", "svg"):
         raise CredentialNotFound(f"no QR format {kind!r}")
     record = get_credential(get_session(), cred_id)
-    data, etag = _render_qr(_ctx().credential_url(record.id), kind)
+    data, etag = _render_qr(issuer_context().credential_url(record.id), kind)
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:

@@ -3,20 +3,15 @@ Every route is for the logged-in candidate's own records only."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, render_template
 
-from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.services import records
+from issuer.web import issuer_context
 from issuer.web.auth import current_candidate, login_required
 from wallet_export.images import ecertificate_png, logo_png
 
 bp = Blueprint("portal", __name__)
-
-
-def _ctx() -> IssuerContext:
-    ctx: IssuerContext = current_app.extensions["certmanager"]
-    return ctx
 
 
 @bp.get("/exams")
@@ -26,16 +21,16 @@ def exams() -> str:
     session = get_session()
     return render_template(
         "portal/exams.html",
-        exams=records.exams_for(session, _ctx(), candidate),
+        exams=records.exams_for(session, issuer_context(), candidate),
         held=records.held_for(session, candidate),
-        catalog=_ctx().catalog,
+        catalog=issuer_context().catalog,
     )
 
 
 @bp.get("/certifications")
 @login_required
 def certifications() -> str:
-    ctx = _ctx()
+    ctx = issuer_context()
     rows = records.certifications_for(get_session(), ctx, current_candidate(), ctx.clock())
     return render_template(
         "portal/certifications.html",
@@ -54,7 +49,7 @@ def _private_png(data: bytes, filename: str) -> Response:
 @bp.get("/certifications/<code>/ecertificate.png")
 @login_required
 def ecertificate(code: str) -> Response:
-    ctx = _ctx()
+    ctx = issuer_context()
     candidate = current_candidate()
     row = records.active_certification(get_session(), ctx, candidate, code, ctx.clock())
     assert row.credential is not None
@@ -75,7 +70,7 @@ def ecertificate(code: str) -> Response:
 @bp.get("/certifications/<code>/logo.png")
 @login_required
 def logo(code: str) -> Response:
-    ctx = _ctx()
+    ctx = issuer_context()
     row = records.active_certification(get_session(), ctx, current_candidate(), code, ctx.clock())
     definition = row.definition
     image = logo_png(

@@ -8,18 +8,13 @@ from typing import Any
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.models import Candidate
 from issuer.services import accounts
+from issuer.web import issuer_context
 from issuer.web.auth import COOKIE, Throttle, current_candidate, login_required
 
 bp = Blueprint("profile", __name__)
-
-
-def _ctx() -> IssuerContext:
-    ctx: IssuerContext = current_app.extensions["certmanager"]
-    return ctx
 
 
 def _throttle() -> Throttle:
@@ -71,7 +66,7 @@ def update() -> Response:
             get_session(),
             candidate,
             form,
-            _ctx().clock(),
+            issuer_context().clock(),
             email=email,
             current_password=request.form.get("current_password"),
             client_ip=client,
@@ -103,7 +98,7 @@ def change_password() -> Response:
             candidate,
             request.form.get("current_password", ""),
             request.form.get("password", ""),
-            _ctx().clock(),
+            issuer_context().clock(),
             confirm=request.form.get("confirm", ""),
             keep_session=request.cookies.get(COOKIE),
             client_ip=client,

@@ -5,25 +5,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from sqlalchemy import text
 
-from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.errors import KeyNotFound
 from issuer.models import SigningKeyRecord
 from issuer.services import keyring, status_lists
 from issuer.services.credentials import OB3_CONTEXT, VCDM2_CONTEXT, achievement, issuer_profile
+from issuer.web import issuer_context
 from verifier.http import CORS_HEADERS, json_response, problem
 
 bp = Blueprint("public", __name__)
 
 _KEYS_MAX_AGE = 300
-
-
-def _ctx() -> IssuerContext:
-    ctx: IssuerContext = current_app.extensions["certmanager"]
-    return ctx
 
 
 @bp.after_request
@@ -39,12 +34,12 @@ def _cached(response: Response, max_age: int) -> Response:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("home.html", ctx=_ctx())
+    return render_template("home.html", ctx=issuer_context())
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    ring = keyring.load_ring(get_session(), _ctx())
+    ring = keyring.load_ring(get_session(), issuer_context())
     return _cached(json_response(ring.jwks(), mimetype="application/jwk-set+json"), _KEYS_MAX_AGE)
 
 
@@ -62,7 +57,7 @@ def key(thumbprint: str) -> Response:
         )
     if record.state == "retired":
         return problem(410, "key_retired", "Key retired", "This key is no longer published.")
-    ctx = _ctx()
+    ctx = issuer_context()
     entry = keyring.load_ring(get_session(), ctx).get(ctx.kid(thumbprint))
     assert entry is not None
     return _cached(json_response(dict(entry.key.jwk), mimetype="application/jwk+json"), _KEYS_MAX_AGE)
@@ -77,7 +72,7 @@ def did_web(base_url: str) -> str:
 
 @bp.get("/.well-known/did.json")
 def did_document() -> Response:
-    ctx = _ctx()
+    ctx = issuer_context()
     did = did_web(ctx.settings.base_url)
     methods: list[dict[str, Any]] = []
     for jwk in keyring.load_ring(get_session(), ctx).jwks()["keys"]:
@@ -95,7 +90,7 @@ def did_document() -> Response:
 
 @bp.get("/issuer")
 def issuer() -> Response:
-    ctx = _ctx()
+    ctx = issuer_context()
     profile = {"@context": [VCDM2_CONTEXT, OB3_CONTEXT], **issuer_profile(ctx)}
     profile["description"] = f"Issuer of {ctx.settings.issuer_name} certifications and transcripts."
     return _cached(json_response(profile), 3600)
@@ -103,13 +98,13 @@ def issuer() -> Response:
 
 @bp.get("/achievements/<code>")
 def achievement_definition(code: str) -> Response:
-    definition = {"@context": [VCDM2_CONTEXT, OB3_CONTEXT], **achievement(_ctx(), code)}
+    definition = {"@context": [VCDM2_CONTEXT, OB3_CONTEXT], **achievement(issuer_context(), code)}
     return _cached(json_response(definition), 3600)
 
 
 @bp.get("/status/<list_id>")
 def status_list(list_id: str) -> Response:
-    ctx = _ctx()
+    ctx = issuer_context()
     record = status_lists.get_list(get_session(), list_id[:32])
     etag = record.etag
     max_age = ctx.settings.status_ttl_ms // 1000
