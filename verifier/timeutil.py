@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
 def parse_datetime(value: str) -> datetime:
@@ -13,6 +14,7 @@ def parse_datetime(value: str) -> datetime:
     return parsed
 
 
+@lru_cache(maxsize=4096)  # bulk issuance formats the same few dates over and over
 def format_datetime(value: datetime) -> str:
     """UTC, second precision, `Z` suffix: `2026-11-28T12:00:00Z`."""
     return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

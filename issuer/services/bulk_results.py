@@ -27,7 +27,7 @@ from issuer.services.feeds import FeedRow, RowRejected
 from issuer.services.import_rows import ImportReport, ParsedResult, RowApplier, apply_one, parse_result
 from issuer.services.mail_batch import render_many
 
-CHUNK = 500
+CHUNK = 2000
 
 
 @dataclass(frozen=True)

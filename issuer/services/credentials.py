@@ -47,6 +47,7 @@ def _identifiers(candidate: Candidate, salt: str) -> list[dict[str, Any]]:
 
 
 def issuer_profile(ctx: IssuerContext) -> dict[str, Any]:
+    """The issuer's Open Badges Profile (a fresh dict: callers may extend it)."""
     return {
         "id": ctx.issuer_id,
         "type": ["Profile"],
@@ -105,7 +106,7 @@ def build_certification_payload(
         "@context": [VCDM2_CONTEXT, OB3_CONTEXT],
         "id": url,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "issuer": issuer_profile(ctx),
+        "issuer": cert_def["creator"],  # the issuer's Profile, built once with the achievement
         "name": cert_def["name"],
         "validFrom": format_datetime(valid_from),
         "validUntil": format_datetime(certification.valid_until),
