@@ -9,7 +9,7 @@ from typing import Any
 
 from issuer.errors import ConfigError
 
-BUNDLED = Path(__file__).parent / "catalog" / "default.toml"
+BUNDLED = Path(__file__).parent / "catalogs" / "default.toml"
 
 
 @dataclass(frozen=True)

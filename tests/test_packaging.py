@@ -22,7 +22,7 @@ def test_the_wheel_carries_its_data_and_runs_from_elsewhere(tmp_path):
     [wheel] = wheels.glob("certmanager_vc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
-        "issuer/catalog/default.toml",
+        "issuer/catalogs/default.toml",
         "issuer/migrations/versions/0001_initial_schema.py",
         "issuer/templates/credential.html",
         "issuer/templates/mail/account_created.txt",
