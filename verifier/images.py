@@ -63,7 +63,7 @@ def extract(data: bytes) -> str:
 def _from_svg(data: bytes) -> str:
     try:
         root = ElementTree.fromstring(data, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError):
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError):  # LookupError: unknown encoding
         raise UploadError("image_unreadable", 422, "The SVG file could not be read.") from None
     element = root.find(f"{{{OB_NAMESPACE}}}credential")
     token: str | None = element.get("verify") if element is not None else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -70,6 +71,13 @@ class LinkNotResolvable(Exception):
         self.message = message
         self.status = status
         self.code = code
+
+
+def normalize_link(url: str) -> str:
+    """A pasted or scanned link as `scheme://host[:port]/path`: scheme and host lower-cased (they
+    are case-insensitive), query and fragment dropped (share links pick up tracking parameters)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
 
 
 @pages.app_template_global()

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from verifier.core import Verifier
 from verifier.fetch import Fetcher, FetchError
 from verifier.http import VerifierUnavailable, api, json_response, problem
-from verifier.pages import LinkNotResolvable, ResolvedLink, pages
+from verifier.pages import LinkNotResolvable, ResolvedLink, normalize_link, pages
 from verifier.ratelimit import RateLimit
 from verifier.remote import RemoteKeySource, RemoteStatusSource, TrustPolicy
 from verifier.result import VerificationResult
@@ -62,8 +62,9 @@ def create_verifier_app(
         return verifier.verify(token, now=clock())
 
     def resolve_link(url: str) -> ResolvedLink:
-        base = trust.base_of_url(url.split("#", 1)[0])
-        match = _CREDENTIAL_PATH.match(url.split("#", 1)[0][len(base) :]) if base else None
+        link = normalize_link(url)
+        base = trust.base_of_url(link)
+        match = _CREDENTIAL_PATH.match(link[len(base) :]) if base else None
         if base is None or match is None:
             raise LinkNotResolvable(
                 "Only links to credential pages of the issuers this verifier trusts can be checked."

@@ -52,7 +52,9 @@ PROFILE_FIELDS: dict[str, int] = {
 
 _RAW_MAX = 4 * PASSWORD_MAX  # longer input is never hashed
 _CERTMANAGER_ID = re.compile(r"JPR[0-9]{9}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+# No whitespace and no control characters anywhere (a NUL would reach the database).
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x1f\x7f]+)+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PHONE = re.compile(r"[0-9+()./\- ]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -195,6 +197,8 @@ def check_password_policy(password: str, *, certmanager_id: str, email: str) -> 
     """Raise WeakPassword or BreachedPassword unless the policy (ASVS 6.2) accepts `password`."""
     if len(password) > _RAW_MAX:
         raise WeakPassword("too_long", f"Use at most {PASSWORD_MAX} characters.")
+    if _CONTROL.search(password):
+        raise WeakPassword("control_characters", "Use letters, digits, spaces and punctuation only.")
     normalized = _normalize(password)
     if len(normalized) < PASSWORD_MIN:
         raise WeakPassword(

@@ -16,7 +16,7 @@ from issuer.services.verification import LocalVerification
 from issuer.web import issuer_context
 from verifier import VerificationResult
 from verifier.http import json_response
-from verifier.pages import LinkNotResolvable, ResolvedLink
+from verifier.pages import LinkNotResolvable, ResolvedLink, normalize_link
 from wallet_export import qr_png, qr_svg, share_links
 
 bp = Blueprint("credentials", __name__)
@@ -82,7 +82,7 @@ def resolve_link(url: str) -> ResolvedLink:
     """`/verify` resolves only this issuer's own `{BASE_URL}/c/<id>` links, from the database."""
     ctx = issuer_context()
     prefix = ctx.credential_url("")
-    ref = url.split("#", 1)[0]
+    ref = normalize_link(url)
     cred_id, suffix = _split(ref[len(prefix) :]) if ref.startswith(prefix) else ("", "")
     if not is_credential_id(cred_id) or suffix not in ("", ".jwt"):
         raise LinkNotResolvable(f"Only links to this issuer's credentials ({prefix}…) can be checked here.")

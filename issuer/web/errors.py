@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from issuer.errors import IssuerError
@@ -65,6 +65,12 @@ def init_app(app: Flask) -> None:
             if name in ("Retry-After", "Allow"):
                 response.headers[name] = value
         return response
+
+    @app.errorhandler(DataError)
+    def _bad_value(exc: DataError) -> Response:
+        # The database refused a value (e.g. a NUL byte): bad input, not an outage.
+        log.warning("database refused a value: %s", exc.__class__.__name__)
+        return render_error(400, "invalid_input", "Bad request", "Something in the request cannot be stored.")
 
     @app.errorhandler(SQLAlchemyError)
     def _database_down(exc: SQLAlchemyError) -> Response:

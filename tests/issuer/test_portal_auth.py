@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from issuer.db import get_session
 from issuer.models import MailMessage, StatusListRecord
+from issuer.services import accounts
 from issuer.web import auth
 from tests.conftest import make_app
 from tests.issuer.portal_support import PASSWORD, TOKEN_FIELD, Portal, use_fast_hashing
@@ -564,3 +565,26 @@ def test_public_routes_set_no_cookies_even_when_logged_in(portal: Portal, app: A
             assert set_cookie_headers(response) == [], response.request.path
     # And a logged-in visitor's public page does not show the account header.
     assert 'class="cm-id"' not in text_of(logged_in.get(f"/c/{record.id}"))
+
+
+@pytest.mark.parametrize(("path", "field"), [("/login", "identifier"), ("/forgot", "email"), ("/first-login", "email")])
+def test_control_characters_in_addresses_are_bad_input_not_an_outage(
+    portal: Portal, client: Any, path: str, field: str
+) -> None:
+    data = {field: "a\x00@b.cd"}
+    if path == "/login":
+        data["password"] = "whatever-it-is"
+    response = portal.post(client, path, data)
+    assert response.status_code < 500, response.status_code
+
+
+def test_profile_refuses_an_address_with_control_characters(portal: Portal, client: Any) -> None:
+    candidate = portal.candidate()
+    portal.login(client, candidate.certmanager_id)
+    portal.post(client, "/profile", {"email": "a\x00@b.cd", "current_password": PASSWORD})
+    assert portal.reload(candidate).email == candidate.email
+
+
+def test_passwords_with_control_characters_are_refused() -> None:
+    with pytest.raises(accounts.WeakPassword):
+        accounts.check_password_policy("\x00" * 20, certmanager_id="JPR000000001", email="a@b.cd")

@@ -186,3 +186,19 @@ def test_uploads_are_rate_limited(app_env, clock, factory):
     assert codes == [200, 200, 429]
     assert client.get("/verify").status_code == 200  # the form itself is not limited
     limited.extensions["certmanager.db"].dispose()
+
+
+def test_svg_with_an_unknown_encoding_is_unreadable_not_a_crash(client):
+    svg = b'<?xml version="1.0" encoding="nope"?><svg xmlns="http://www.w3.org/2000/svg"/>'
+    response = _upload(client, svg, accept="application/json")
+    assert response.status_code == 422 and response.get_json()["code"] == "image_unreadable"
+
+
+def test_links_are_matched_case_insensitively_in_scheme_and_host(client, factory):
+    record = factory.certified()
+    for link in (f"HTTP://CM.TEST/c/{record.id}", f"http://cm.test/c/{record.id}?utm_source=linkedin"):
+        body = _post(client, accept="application/json", credential=link).get_json()
+        assert body["status"] == "valid", link
+    # The id itself is case-sensitive: changing its case is another (unknown) credential.
+    swapped = record.id.swapcase()
+    assert _post(client, accept="application/json", credential=f"http://cm.test/c/{swapped}").status_code == 404
