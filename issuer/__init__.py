@@ -13,6 +13,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` may hold `settings` (a Settings), `clock`, or Settings overrides."""
     from flask_wtf.csrf import CSRFProtect
     from sqlalchemy.exc import SQLAlchemyError
+    from werkzeug.middleware.proxy_fix import ProxyFix
 
     from issuer.catalog import load_catalog
     from issuer.config import Settings, load_settings
@@ -42,6 +43,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     ctx = IssuerContext(settings, load_catalog(settings.catalog_path), clock)
+    if settings.trusted_proxies:
+        # Behind a load balancer: the client address (rate limits, throttles) and the scheme
+        # come from the proxies' headers, for exactly as many hops as are trusted.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.session_interface = LazyCookieSessionInterface()
     app.extensions["certmanager"] = ctx
     init_app(app, Database(settings.database_url))

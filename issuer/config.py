@@ -31,6 +31,8 @@ class Settings:
     status_ttl_ms: int = 300_000
     ratelimit_verify: str = "300/minute"
     trusted_issuers: tuple[str, ...] = ()
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+    trusted_proxies: int = 0
     # Not environment variables: knobs for tests and benchmarks.
     status_list_capacity: int = STATUS_LIST_ENTRIES * 3 // 4
     status_index_range: int = STATUS_LIST_ENTRIES
@@ -138,6 +140,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         status_ttl_ms=overrides.pop("status_ttl_ms", None) or _int(env, "CERTMANAGER_STATUS_TTL", 300_000),
         ratelimit_verify=str(ratelimit),
         trusted_issuers=tuple(trusted),
+        trusted_proxies=overrides.pop("trusted_proxies", None) or _int(env, "CERTMANAGER_TRUSTED_PROXIES", 0),
     )
     if overrides:
         settings = settings.with_overrides(**overrides)

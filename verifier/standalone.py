@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from verifier.core import Verifier
 from verifier.fetch import Fetcher, FetchError
@@ -57,6 +58,9 @@ def create_verifier_app(
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=8 * 1024 * 1024, JSON_SORT_KEYS=False)
+    proxies = int(env.get("CERTMANAGER_TRUSTED_PROXIES", "0") or 0)
+    if proxies > 0:  # behind a load balancer: rate limits see the real client
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     def verify(token: str) -> VerificationResult:
         return verifier.verify(token, now=clock())

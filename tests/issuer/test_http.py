@@ -386,3 +386,24 @@ def test_database_down_public_documents_are_503(down_client: Any, path: str) -> 
     assert_problem(response, 503)
     assert response.headers.get("Retry-After")
     assert response.headers.get("Access-Control-Allow-Origin") == "*"
+
+
+def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(app_env, clock, factory) -> None:
+    proxied = make_app(app_env, clock, ratelimit_verify="1/minute", trusted_proxies=1)
+    client = proxied.test_client()
+    token = factory.certified().jwt
+
+    def post(ip: str) -> int:
+        return client.post("/api/v1/verify", json={"credential": token}, headers={"X-Forwarded-For": ip}).status_code
+
+    assert [post("203.0.113.7"), post("203.0.113.8"), post("203.0.113.7")] == [200, 200, 429]
+    proxied.extensions["certmanager.db"].dispose()
+
+    direct = make_app(app_env, clock, ratelimit_verify="1/minute")  # no trusted proxy: the header is ignored
+    client = direct.test_client()
+    statuses = [
+        client.post("/api/v1/verify", json={"credential": token}, headers={"X-Forwarded-For": ip}).status_code
+        for ip in ("203.0.113.7", "203.0.113.8")
+    ]
+    assert statuses == [200, 429]
+    direct.extensions["certmanager.db"].dispose()
