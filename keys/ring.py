@@ -7,7 +7,7 @@ states say which keys are published. The issuer persists the ring; this type onl
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,3 @@ class KeyRing:
     def jwks(self) -> dict[str, Any]:
         """The public key set: every published key, never private members."""
         return {"keys": [dict(e.key.jwk) for e in self._entries.values() if e.state in PUBLISHED_STATES]}
-
-    def published_jwk(self, kid: str) -> Mapping[str, Any] | None:
-        entry = self._entries.get(kid)
-        return dict(entry.key.jwk) if entry and entry.state in PUBLISHED_STATES else None

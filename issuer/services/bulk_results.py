@@ -7,9 +7,8 @@ import sends the whole chunk through the row-by-row path instead."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +21,8 @@ from issuer.ids import new_credential_id
 from issuer.models import Candidate, Certification, CredentialRecord, ExamResult, HeldGrant, MailMessage, Registration
 from issuer.services import status_lists
 from issuer.services.certifications import expiry_for
-from issuer.services.credential_signing import Item, Signing
+from issuer.services.credential_signing import CredentialSigner, Granted, Item
+from issuer.services.credentials import certification_valid_from
 from issuer.services.feeds import FeedRow, RowRejected
 from issuer.services.import_rows import ImportReport, ParsedResult, RowApplier, apply_one, parse_result
 from issuer.services.mail_batch import render_many
@@ -57,7 +57,7 @@ def apply_chunk(
     run_id: str,
     one_by_one: RowApplier,
     used_slots: status_lists.UsedSlots,
-    signing: Signing,
+    signer: CredentialSigner,
 ) -> None:
     parsed: list[tuple[FeedRow, ParsedResult]] = []
     for row in rows:
@@ -70,7 +70,7 @@ def apply_chunk(
     if fast:
         try:
             with session.begin_nested():
-                _apply_fast(session, ctx, fast, report, now=now, run_id=run_id, used_slots=used_slots, signing=signing)
+                _apply_fast(session, ctx, fast, report, now=now, run_id=run_id, used_slots=used_slots, signer=signer)
         except (IntegrityError, OperationalError):
             used_slots.forget()
             session.commit()  # a concurrent import touched the same rows: go row by row
@@ -156,7 +156,7 @@ def _apply_fast(
     now: datetime,
     run_id: str,
     used_slots: status_lists.UsedSlots,
-    signing: Signing,
+    signer: CredentialSigner,
 ) -> None:
     fast_insert(
         session,
@@ -193,12 +193,10 @@ def _apply_fast(
         for definition in ctx.catalog.certifications.values()
         if p.exam_code in definition.exams
     ]
-    finish = _grant_in_bulk(session, ctx, grants, people, now, used_slots, signing) if grants else None
-    # The e-mails are written while the signatures are being made (in a worker, for big feeds).
-    _mail_in_bulk(session, ctx, [people[c] for c in sorted(candidate_ids)], now, run_id)
-    if finish is not None:
+    if grants:
         report.certifications_granted += len(grants)
-        report.credentials_issued += finish()
+        report.credentials_issued += _grant_in_bulk(session, ctx, grants, people, now, used_slots, signer)
+    _mail_in_bulk(session, ctx, [people[c] for c in sorted(candidate_ids)], now, run_id)
 
 
 def _grant_in_bulk(
@@ -208,10 +206,9 @@ def _grant_in_bulk(
     people: dict[int, _Person],
     now: datetime,
     used_slots: status_lists.UsedSlots,
-    signing: Signing,
-) -> Callable[[], int]:
-    """Insert the certifications and start signing their credentials; the returned function
-    waits for the signatures and inserts the credentials."""
+    signer: CredentialSigner,
+) -> int:
+    """Insert the certifications, sign their credentials and insert those; returns how many."""
     granted_at = now.replace(microsecond=0)
     values = [
         {
@@ -243,32 +240,28 @@ def _grant_in_bulk(
             (cred_id, person.holder_id, person.certmanager_id, person.first_name, person.last_name, value["code"],
              value["exam_date"], granted_at, value["valid_until"], list_id, index)
         )  # fmt: skip
-    tokens = signing.submit(items)
-
-    def finish() -> int:
-        credentials = [
-            {
-                "id": cred_id,
-                "kind": "certification",
-                "candidate_id": value["candidate_id"],
-                "certification_id": by_key[(value["candidate_id"], value["code"])],
-                "certification_code": value["code"],
-                "subject_name": people[value["candidate_id"]].full_name,
-                "jwt": token,
-                "signed_by": signing.thumbprint,
-                "status_list_id": list_id,
-                "status_index": index,
-                "valid_from": datetime.combine(value["exam_date"], time(0, 0), tzinfo=UTC),
-                "valid_until": value["valid_until"],
-                "issued_at": granted_at,
-                "link_replacement": True,
-            }
-            for cred_id, value, (list_id, index), token in zip(cred_ids, values, slots, tokens(), strict=True)
-        ]
-        fast_insert(session, CredentialRecord.__table__, credentials)
-        return len(credentials)
-
-    return finish
+    tokens = signer.sign(items)
+    credentials = [
+        {
+            "id": cred_id,
+            "kind": "certification",
+            "candidate_id": value["candidate_id"],
+            "certification_id": by_key[(value["candidate_id"], value["code"])],
+            "certification_code": value["code"],
+            "subject_name": people[value["candidate_id"]].full_name,
+            "jwt": token,
+            "signed_by": signer.thumbprint,
+            "status_list_id": list_id,
+            "status_index": index,
+            "valid_from": certification_valid_from(Granted(**{k: value[k] for k in Granted.__dataclass_fields__})),
+            "valid_until": value["valid_until"],
+            "issued_at": granted_at,
+            "link_replacement": True,
+        }
+        for cred_id, value, (list_id, index), token in zip(cred_ids, values, slots, tokens, strict=True)
+    ]
+    fast_insert(session, CredentialRecord.__table__, credentials)
+    return len(credentials)
 
 
 def _mail_in_bulk(session: Session, ctx: IssuerContext, people: list[_Person], now: datetime, run_id: str) -> None:

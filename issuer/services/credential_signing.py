@@ -5,7 +5,6 @@ much as the signatures saved on two cores, so signing stays in the importing pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -55,18 +54,14 @@ def _sign(ctx: IssuerContext, signer: SigningKey, item: Item) -> str:
     return signer.sign(payload, typ="JWT")
 
 
-class InlineSigning:
-    """Signs with the given key; `submit` returns a function giving the tokens (so a caller can
-    write other rows between asking and using them)."""
+class CredentialSigner:
+    """Signs certification credentials from plain tuples with one key (the active one when the
+    import started)."""
 
     def __init__(self, ctx: IssuerContext, key: SigningKeyRecord) -> None:
         self.thumbprint = key.thumbprint
         self._ctx = ctx
         self._signer = ctx.signer(key)
 
-    def submit(self, items: list[Item]) -> Callable[[], list[str]]:
-        tokens = [_sign(self._ctx, self._signer, item) for item in items]
-        return lambda: tokens
-
-
-Signing = InlineSigning
+    def sign(self, items: list[Item]) -> list[str]:
+        return [_sign(self._ctx, self._signer, item) for item in items]

@@ -68,14 +68,14 @@ def import_results(
     key = active_key(session)
     if key is None:
         raise NotInitialized("no active signing key: run `certmanager init`")
-    signing = credential_signing.InlineSigning(ctx, key)
+    signer = credential_signing.CredentialSigner(ctx, key)
     begin_write(session)
     chunk: list[FeedRow] = []
 
     def flush() -> None:
         bulk_results.apply_chunk(
             session, ctx, chunk, report, now=now, actor=actor, run_id=run_id, one_by_one=one_by_one,
-            used_slots=used_slots, signing=signing,
+            used_slots=used_slots, signer=signer,
         )  # fmt: skip
         chunk.clear()
         if progress is not None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from issuer.catalog import Catalog, CertificationDef
 from issuer.context import IssuerContext
 from issuer.models import Candidate, Certification, CredentialRecord, HeldGrant
-from issuer.services import revocation
+from issuer.services import certifications, revocation
 from issuer.services.certifications import expiry_for
 from issuer.services.credentials import issue_for_certification
 
@@ -102,17 +102,9 @@ def _grant(
     now: datetime,
     outcome: RuleOutcome,
 ) -> Certification:
-    certification = Certification(
-        candidate=candidate,
-        code=definition.code,
-        exam_date=exam_date,
-        granted_at=now.replace(microsecond=0),
-        valid_until=expiry_for(exam_date, definition.validity_years),
-    )
-    session.add(certification)
-    session.flush()
+    certification, credential = certifications.grant(session, ctx, candidate, definition.code, exam_date, now=now)
     outcome.granted.append(definition.code)
-    outcome.credentials.append(issue_for_certification(session, ctx, certification, now=now))
+    outcome.credentials.append(credential)
     return certification
 
 
