@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ class Catalog:
 
     def get(self, code: str) -> CertificationDef | None:
         return self.certifications.get(code)
+
+    def earned_by(self, exam_code: str) -> tuple[CertificationDef, ...]:
+        """The certifications that passing `exam_code` grants (catalog order)."""
+        return self._by_exam.get(exam_code, ())
+
+    @cached_property
+    def _by_exam(self) -> dict[str, tuple[CertificationDef, ...]]:
+        return {exam: tuple(c for c in self.certifications.values() if exam in c.exams) for exam in self.exams}
+
+    def level_of(self, definition: CertificationDef) -> int:
+        return self.levels.index(definition.level)
 
     def to_json(self) -> dict[str, Any]:
         return {"certifications": [c.to_json() for c in self.certifications.values()]}

@@ -323,8 +323,7 @@ def _short_id(ctx: Any, ref: str) -> str:
 @click.option("--note", default=None, help="Internal note kept in the audit log (never shown publicly).")
 def revoke(cred_id: str, reason: str, note: str | None) -> None:
     """Revoke a credential (final)."""
-    from issuer.services.revocation import REASONS
-    from issuer.services.revocation import revoke as revoke_credential
+    from issuer.services.revocation import REASONS, revoke_credential
 
     if reason not in REASONS:
         fail(f"unknown reason {reason!r}; use one of: {', '.join(REASONS)}", EXIT_USAGE)
@@ -436,7 +435,7 @@ def keys_retire(kid: str) -> None:
 @click.option("--reissue", is_flag=True, help="Reissue every still-valid credential the key signed.")
 def keys_compromised(kid: str, reissue: bool) -> None:
     """Unpublish a key at once and revoke everything it signed."""
-    from issuer.services.keyring import mark_compromised
+    from issuer.services.key_compromise import mark_compromised
 
     progress, update = _progress("Reissuing") if reissue else (None, None)
     with app_session() as (ctx, session):

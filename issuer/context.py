@@ -1,4 +1,5 @@
-"""What every service needs besides a session: settings, catalog, clock, URL builders, caches."""
+"""What every service needs besides a session: settings, catalog, clock, mail rendering, URL
+builders and the per-process caches (decrypted keys, achievements)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from issuer.catalog import Catalog
 from issuer.config import Settings
+from issuer.mail_templates import JinjaMailRenderer, MailRenderer
 from issuer.models import SigningKeyRecord
 from keys import SigningKey, load_signing_key
 
@@ -17,10 +19,19 @@ def utcnow() -> datetime:
 
 
 class IssuerContext:
-    def __init__(self, settings: Settings, catalog: Catalog, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        clock: Callable[[], datetime] = utcnow,
+        mail: MailRenderer | None = None,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.clock = clock
+        self.mail: MailRenderer = mail or JinjaMailRenderer(
+            issuer_name=settings.issuer_name, base_url=settings.base_url
+        )
         self._signers: dict[str, SigningKey] = {}
         self.achievements: dict[str, dict[str, Any]] = {}  # Open Badges Achievement per code
 
@@ -45,8 +56,8 @@ class IssuerContext:
     def achievement_url(self, code: str) -> str:
         return f"{self.settings.base_url}/achievements/{code}"
 
-    def signer(self, record: SigningKeyRecord) -> SigningKey:
-        """The decrypted signing key for `record`, decrypted once per process."""
+    def decrypt(self, record: SigningKeyRecord) -> SigningKey:
+        """The decrypted signing key of `record`, decrypted once per process (scrypt is slow)."""
         cached = self._signers.get(record.thumbprint)
         if cached is None:
             cached = load_signing_key(

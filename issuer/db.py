@@ -1,8 +1,16 @@
-"""Engine and sessions: one Database per app; a session per request or per CLI command."""
+"""Engine, sessions and the unit of work: the one place in the code base that commits.
+
+Every change of state runs inside `unit_of_work(session)`: it begins (as a writer), commits once
+at the end or rolls back once on any failure, and refuses to start over work that was written
+outside it. A unit of work opened inside another one is a savepoint of the outer one: the inner
+use case is all-or-nothing, and the outer one still commits once. Writes outside any unit of
+work (a flush, an INSERT/UPDATE/DELETE statement) raise `UnitOfWorkMisuse`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
@@ -11,11 +19,31 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy import Table, create_engine, event, inspect
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+_IN_UNIT = "cm_unit_of_work"  # session.info: depth of the open units of work
+_WROTE = "cm_wrote"  # session.info: the current transaction has written something
+
+
+class UnitOfWorkMisuse(RuntimeError):
+    """A programming error: state was changed outside a unit of work, or one was opened over
+    uncommitted writes. Never caused by input."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -30,27 +58,82 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    # A unit of work that will write takes the write lock up front (BEGIN IMMEDIATE), so two
-    # processes never both read and then fail to upgrade their lock; readers stay concurrent.
+    # A unit of work takes the write lock up front (BEGIN IMMEDIATE), so two processes never
+    # both read and then fail to upgrade their lock; readers stay concurrent.
     immediate = connection.get_execution_options().get("sqlite_immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def begin_write(session: Session) -> None:
-    """Start `session`'s transaction as a writer (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
+def in_unit_of_work(session: Session) -> bool:
+    return bool(session.info.get(_IN_UNIT))
+
+
+def _require_unit(session: Session, what: str) -> None:
+    if not in_unit_of_work(session):
+        raise UnitOfWorkMisuse(f"{what} outside a unit of work: wrap the use case in `unit_of_work(session)`")
+    session.info[_WROTE] = True
+
+
+def _before_flush(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        _require_unit(session, "a flush")
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _require_unit(state.session, "a write statement")
+
+
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the root transaction committed or rolled back
+        session.info.pop(_WROTE, None)
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Run a use case: begin as a writer, commit once at the end, roll back on any failure.
+
+    Inside another unit of work this is a savepoint: a failure undoes this part only and is
+    re-raised; the outermost unit still commits once."""
+    if in_unit_of_work(session):
+        session.info[_IN_UNIT] += 1
+        try:
+            with session.begin_nested():
+                yield session
+        finally:
+            session.info[_IN_UNIT] -= 1
+        return
+    if session.new or session.dirty or session.deleted or session.info.get(_WROTE):
+        raise UnitOfWorkMisuse("a unit of work cannot start over changes made outside one")
     if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            return  # already writing: the caller's unit of work continues
-        session.commit()  # end the read-only transaction; loaded objects stay usable
-    session.connection(execution_options={"sqlite_immediate": True})
+        # Only reads happened since the last unit of work (checked above): ending that read
+        # transaction commits nothing, and loaded objects stay usable.
+        session.commit()
+    session.info[_IN_UNIT] = 1
+    try:
+        session.connection(execution_options={"sqlite_immediate": True})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(_IN_UNIT, None)
+
+
+def end_read(session: Session) -> None:
+    """End a read-only transaction (release SQLite's read snapshot), e.g. between two polls."""
+    if session.in_transaction() and not (session.info.get(_WROTE) or in_unit_of_work(session)):
+        session.rollback()
 
 
 def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """executemany of `rows` into `table` straight through the driver, with each column's own
-    bind processing (so values are stored exactly as the ORM stores them). For bulk imports,
+    bind processing (so values are stored exactly as the ORM stores them). For bulk issuance,
     where SQLAlchemy's per-row parameter handling costs more than the row itself."""
     if not rows:
         return
+    _require_unit(session, "a bulk insert")
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
@@ -64,7 +147,7 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     )
     # Only typed columns (timestamps) need processing, and a batch repeats the same few values:
     # process each distinct value once per column.
-    typed = [(i, proc, {}) for i, proc in enumerate(processors) if proc is not None]
+    typed: list[tuple[int, Any, dict[Any, Any]]] = [(i, p, {}) for i, p in enumerate(processors) if p is not None]
     take = itemgetter(*names)
     params: list[Any] = []
     for row in rows:
@@ -80,6 +163,17 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     connection.exec_driver_sql(sql, params)
 
 
+def among(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN (values)` as ONE bound parameter, however many values: a JSON array read by
+    `json_each` on SQLite, an array with `= ANY` on PostgreSQL. For the bulk paths, where
+    SQLAlchemy's per-value expansion of `IN` costs more than the lookups."""
+    items = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, items, type_=postgresql.ARRAY(column.type)))
+    table = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(items))))
+    return column.in_(table.scalar_subquery())
+
+
 class Database:
     def __init__(self, url: str) -> None:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -92,6 +186,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", _before_flush)
+        event.listen(self.sessions, "do_orm_execute", _on_execute)
+        event.listen(self.sessions, "after_transaction_end", _transaction_ended)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -102,7 +199,7 @@ class Database:
             session.close()
 
     def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
+        """Create or upgrade the schema to the newest migration (Alembic's own transaction)."""
         with self.engine.begin() as connection:
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))

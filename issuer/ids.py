@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 
@@ -13,14 +14,17 @@ def base62_token(length: int) -> str:
     return "".join(secrets.choice(BASE62) for _ in range(length))
 
 
+# Random bytes below 248 (= 4 × 62) map uniformly onto the 62 digits; the rest are dropped.
+_TO_BASE62 = bytes(BASE62.encode("ascii")[b % 62] for b in range(248)) + bytes(8)
+_UNUSABLE = bytes(range(248, 256))
+
+
 def new_credential_id() -> str:
-    """128 random bits written in 22 base62 digits (62**22 > 2**128)."""
-    value = int.from_bytes(secrets.token_bytes(16), "big")
-    digits = []
-    for _ in range(CREDENTIAL_ID_LENGTH):
-        value, digit = divmod(value, 62)
-        digits.append(BASE62[digit])
-    return "".join(digits)
+    """22 uniformly random base62 digits: 22 × log2(62) ≈ 131 bits (bulk issuance makes many)."""
+    while True:
+        digits = os.urandom(30).translate(_TO_BASE62, _UNUSABLE)
+        if len(digits) >= CREDENTIAL_ID_LENGTH:  # 30 bytes lose 8 or more with p < 1e-7
+            return digits[:CREDENTIAL_ID_LENGTH].decode("ascii")
 
 
 def new_status_list_id() -> str:

@@ -32,7 +32,7 @@ def preflight(app: Flask) -> str | None:
         record = active_key(get_session())
         if record is None:
             return "there is no active signing key: run `certmanager init`"
-        app.extensions["certmanager"].signer(record)
+        app.extensions["certmanager"].decrypt(record)
     except KeyError_ as exc:
         return str(exc)
     except SQLAlchemyError as exc:

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from issuer import create_app
-from issuer.db import Database, get_session
+from issuer.db import Database, get_session, unit_of_work
 from issuer.models import Base
 from issuer.services import candidates, certifications
 from issuer.services.setup import initialize
@@ -174,17 +174,17 @@ class Factory:
         with self.app.app_context():
             session = get_session()
             now = self.clock()
-            candidate = candidates.create_candidate(
-                session,
-                email=f"cand{self._n}-{uuid.uuid4().hex[:6]}@example.org",
-                first_name=first,
-                last_name=last,
-                now=now,
-            )
-            _, record = certifications.grant(
-                session, ctx, candidate, code, exam_date or (now - timedelta(days=3)).date(), now=now
-            )
-            session.commit()
+            with unit_of_work(session):
+                candidate = candidates.create_candidate(
+                    session,
+                    email=f"cand{self._n}-{uuid.uuid4().hex[:6]}@example.org",
+                    first_name=first,
+                    last_name=last,
+                    now=now,
+                )
+                _, record = certifications.grant(
+                    session, ctx, candidate, code, exam_date or (now - timedelta(days=3)).date(), now=now
+                )
             session.refresh(record)
             session.expunge(record)
             return record

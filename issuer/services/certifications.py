@@ -1,15 +1,23 @@
-"""Granting certifications (SPEC §5.3): expiry on the same calendar date N years on, 23:59:59 UTC."""
+"""Granting certifications (SPEC §5.3): a certification row per (candidate, code), valid until the
+same calendar date N years after the exam, 23:59:59 UTC, and its credential through the one
+issuance path. Moving an expiry (recertification) supersedes the current credential."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
+from issuer.db import among, fast_insert
 from issuer.errors import UnknownCertification
 from issuer.models import Candidate, Certification, CredentialRecord
-from issuer.services.credentials import issue_for_certification
+from issuer.services import issuance, revocation
+from issuer.services.issuance import Issued
+from issuer.services.payloads import CertificationGrant, Holder
 
 
 def expiry_for(exam_date: date, years: int) -> datetime:
@@ -21,20 +29,106 @@ def expiry_for(exam_date: date, years: int) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Award:
+    """A certification to create: granted from `exam_date`, expiring `valid_until`."""
+
+    holder: Holder
+    code: str
+    exam_date: date
+    valid_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """An existing certification whose expiry moves later (a recertification)."""
+
+    holder: Holder
+    certification_id: int
+    code: str
+    exam_date: date
+    awarded_at: datetime
+    valid_until: datetime
+
+
+def grant_many(session: Session, ctx: IssuerContext, awards: Sequence[Award], *, now: datetime) -> list[Issued]:
+    """Create the certifications of `awards` (in bulk) and issue their credentials."""
+    if not awards:
+        return []
+    granted_at = now.replace(microsecond=0)
+    fast_insert(
+        session,
+        Certification.__table__,  # type: ignore[arg-type]
+        [
+            {"candidate_id": a.holder.candidate_id, "code": a.code, "exam_date": a.exam_date,
+             "granted_at": granted_at, "valid_until": a.valid_until}
+            for a in awards
+        ],
+    )  # fmt: skip
+    # The new ids, read back by (candidate, code), which is unique: INSERT … RETURNING in
+    # parameter order would fall back to one statement per row on SQLite.
+    ids = {
+        (candidate_id, code): cert_id
+        for cert_id, candidate_id, code in session.execute(
+            select(Certification.id, Certification.candidate_id, Certification.code).where(
+                among(session, Certification.candidate_id, {a.holder.candidate_id for a in awards})
+            )
+        )
+    }
+    grants = [
+        CertificationGrant(
+            a.holder, ids[(a.holder.candidate_id, a.code)], a.code, a.exam_date, granted_at, a.valid_until
+        )
+        for a in awards
+    ]
+    return issuance.issue(session, ctx, grants, now=now)
+
+
+def extend_many(
+    session: Session, ctx: IssuerContext, extensions: Sequence[Extension], *, now: datetime, actor: str, note: str
+) -> list[Issued]:
+    """Move the expiries of `extensions`, issue their new credentials and supersede the old ones."""
+    if not extensions:
+        return []
+    session.execute(
+        update(Certification),
+        [{"id": e.certification_id, "exam_date": e.exam_date, "valid_until": e.valid_until} for e in extensions],
+    )
+    current = current_credentials(session, [e.certification_id for e in extensions])
+    grants = [
+        CertificationGrant(e.holder, e.certification_id, e.code, e.exam_date, e.awarded_at, e.valid_until)
+        for e in extensions
+    ]
+    issued = issuance.issue(session, ctx, grants, now=now)
+    olds = [current[e.certification_id] for e in extensions if e.certification_id in current]
+    replaced = {current[i.grant.certification_id].id: i.id for i in issued if i.grant.certification_id in current}
+    revocation.revoke(session, ctx, olds, reason="superseded", note=note, actor=actor, now=now, replaced_by=replaced)
+    return issued
+
+
+def current_credentials(session: Session, certification_ids: Sequence[int]) -> dict[int, CredentialRecord]:
+    """The newest unrevoked credential of each certification."""
+    if not certification_ids:
+        return {}
+    records = session.execute(
+        select(CredentialRecord)
+        .where(among(session, CredentialRecord.certification_id, certification_ids))
+        .where(CredentialRecord.revoked_at.is_(None))
+        .order_by(CredentialRecord.issued_at, CredentialRecord.id)
+    ).scalars()
+    return {r.certification_id: r for r in records if r.certification_id is not None}
+
+
 def grant(
     session: Session, ctx: IssuerContext, candidate: Candidate, code: str, exam_date: date, *, now: datetime
 ) -> tuple[Certification, CredentialRecord]:
-    """Grant `code` from `exam_date` and issue its credential (inside the caller's transaction)."""
+    """Grant one certification directly (no rules), in the caller's unit of work."""
     definition = ctx.catalog.get(code)
     if definition is None:
         raise UnknownCertification(f"certification {code!r} is not in the catalog")
-    certification = Certification(
-        candidate=candidate,
-        code=code,
-        exam_date=exam_date,
-        granted_at=now.replace(microsecond=0),
-        valid_until=expiry_for(exam_date, definition.validity_years),
-    )
-    session.add(certification)
-    session.flush()
-    return certification, issue_for_certification(session, ctx, certification, now=now)
+    award = Award(issuance.holder_of(candidate), code, exam_date, expiry_for(exam_date, definition.validity_years))
+    [issued] = grant_many(session, ctx, [award], now=now)
+    record = session.get(CredentialRecord, issued.id)
+    certification = session.get(Certification, issued.grant.certification_id)
+    assert record is not None and certification is not None
+    return certification, record

@@ -3,17 +3,17 @@ causes them; delivery happens after commit (see `deliver_due`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from flask import render_template
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import begin_write
+from issuer.db import among, fast_insert, unit_of_work
 from issuer.mail_transport import (
     DeliveryError,
     MessageRejected,
@@ -35,53 +35,65 @@ BATCH = 100
 _ERROR_CHARS = 500  # mail_outbox.last_error
 
 
-def enqueue(
-    session: Session,
-    *,
-    to: str,
-    kind: str,
-    subject: str,
-    text: str,
-    html: str | None,
-    now: datetime,
-    dedupe_key: str | None = None,
-) -> MailMessage | None:
-    """Queue a message in the caller's transaction. A `dedupe_key` already queued queues nothing
-    (so re-running an import never mails twice); returns None then."""
-    if dedupe_key is not None:
-        exists = session.execute(select(MailMessage.id).where(MailMessage.dedupe_key == dedupe_key)).first()
-        if exists is not None:
-            return None
-    message = MailMessage(
-        dedupe_key=dedupe_key,
-        kind=kind,
-        to_addr=to,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        created_at=now,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-    )
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to queue: rendered, addressed, and (optionally) keyed so it is queued once."""
+
+    to: str
+    kind: str
+    subject: str
+    text: str
+    html: str | None
+    dedupe_key: str | None = None
+
+
+def _row(mail: Outgoing, now: datetime) -> dict[str, object]:
+    return {
+        "dedupe_key": mail.dedupe_key,
+        "kind": mail.kind,
+        "to_addr": mail.to,
+        "subject": mail.subject,
+        "body_text": mail.text,
+        "body_html": mail.html,
+        "created_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+def _queued(session: Session, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    query = select(MailMessage.dedupe_key).where(among(session, MailMessage.dedupe_key, keys))
+    return {k for k in session.execute(query).scalars() if k is not None}
+
+
+def enqueue(session: Session, mail: Outgoing, *, now: datetime) -> int | None:
+    """Queue one message in the caller's unit of work; returns its outbox id, or None when its
+    `dedupe_key` is queued already."""
+    if mail.dedupe_key is not None and _queued(session, [mail.dedupe_key]):
+        return None
+    message = MailMessage(**_row(mail, now))
     session.add(message)
-    return message
+    session.flush()
+    return message.id
 
 
-def enqueue_template(
-    session: Session,
-    *,
-    to: str,
-    kind: str,
-    subject: str,
-    now: datetime,
-    dedupe_key: str | None = None,
-    **context: object,
-) -> MailMessage | None:
-    """Queue `mail/<kind>.txt` and `mail/<kind>.html` rendered with `context` (needs an app context)."""
-    text = render_template(f"mail/{kind}.txt", subject=subject, **context)
-    html = render_template(f"mail/{kind}.html", subject=subject, **context)
-    return enqueue(session, to=to, kind=kind, subject=subject, text=text, html=html, now=now, dedupe_key=dedupe_key)
+def enqueue_many(session: Session, mails: Sequence[Outgoing], *, now: datetime) -> int:
+    """Queue `mails` in the caller's unit of work, in bulk. A `dedupe_key` already queued (or
+    repeated in `mails`) queues nothing, so re-running an import never mails twice. Returns how
+    many were queued."""
+    seen = _queued(session, [m.dedupe_key for m in mails if m.dedupe_key is not None])
+    rows: list[dict[str, object]] = []
+    for mail in mails:
+        if mail.dedupe_key is not None:
+            if mail.dedupe_key in seen:
+                continue
+            seen.add(mail.dedupe_key)
+        rows.append(_row(mail, now))
+    fast_insert(session, MailMessage.__table__, rows)  # type: ignore[arg-type]
+    return len(rows)
 
 
 @dataclass(frozen=True)
@@ -116,56 +128,55 @@ class _Claim:
 
 
 def _claim(session: Session, ctx: IssuerContext, now: datetime, limit: int) -> tuple[list[_Claim], int, int]:
-    """Lease up to `limit` due messages to this sender and commit; returns (claims, claimed, failed)."""
-    begin_write(session)  # SQLite: the write lock serialises claims
-    rows = (
-        session.execute(
-            select(MailMessage)
-            .where(MailMessage.status.in_(("pending", "sending")), MailMessage.next_attempt_at <= now)
-            .order_by(MailMessage.next_attempt_at, MailMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # PostgreSQL: concurrent senders take disjoint rows
-            .execution_options(populate_existing=True)
-        )
-        .scalars()
-        .all()
-    )
-    sender = Sender.from_settings(ctx.settings)
-    claims: list[_Claim] = []
-    failed = 0
-    for row in rows:
-        if row.status == "sending" and row.attempts >= MAX_ATTEMPTS:
-            row.status = "failed"
-            row.last_error = "the sender stopped during the last attempt; delivery is unknown"
-            failed += 1
-            continue
-        row.attempts += 1
-        # Kept across attempts, so a receiver can recognise a resend after a crash.
-        row.message_id = row.message_id or make_msgid(domain=sender.domain)
-        try:
-            email = build_message(
-                sender=sender,
-                to=row.to_addr,
-                subject=row.subject,
-                text=row.body_text,
-                html=row.body_html,
-                message_id=row.message_id,
-                now=now,
+    """Lease up to `limit` due messages to this sender (one unit of work); returns (claims, claimed, failed)."""
+    with unit_of_work(session):  # SQLite: the write lock serialises claims
+        rows = (
+            session.execute(
+                select(MailMessage)
+                .where(MailMessage.status.in_(("pending", "sending")), MailMessage.next_attempt_at <= now)
+                .order_by(MailMessage.next_attempt_at, MailMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL: concurrent senders take disjoint rows
+                .execution_options(populate_existing=True)
             )
-        except MessageRejected as exc:
-            row.status = "failed"
-            row.last_error = exc.message[:_ERROR_CHARS]
-            failed += 1
-            continue
-        row.status = "sending"
-        row.next_attempt_at = now + SENDING_LEASE
-        claims.append(_Claim(row.id, row.attempts, email))
-    session.commit()
+            .scalars()
+            .all()
+        )
+        sender = Sender.from_settings(ctx.settings)
+        claims: list[_Claim] = []
+        failed = 0
+        for row in rows:
+            if row.status == "sending" and row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                row.last_error = "the sender stopped during the last attempt; delivery is unknown"
+                failed += 1
+                continue
+            row.attempts += 1
+            # Kept across attempts, so a receiver can recognise a resend after a crash.
+            row.message_id = row.message_id or make_msgid(domain=sender.domain)
+            try:
+                email = build_message(
+                    sender=sender,
+                    to=row.to_addr,
+                    subject=row.subject,
+                    text=row.body_text,
+                    html=row.body_html,
+                    message_id=row.message_id,
+                    now=now,
+                )
+            except MessageRejected as exc:
+                row.status = "failed"
+                row.last_error = exc.message[:_ERROR_CHARS]
+                failed += 1
+                continue
+            row.status = "sending"
+            row.next_attempt_at = now + SENDING_LEASE
+            claims.append(_Claim(row.id, row.attempts, email))
     return claims, len(rows), failed
 
 
 def _finish(session: Session, claim: _Claim, now: datetime, error: DeliveryError | None) -> str:
-    """Record one outcome and commit; returns the new status ('lost' if the lease was taken over)."""
+    """Record one outcome (one unit of work); returns the new status ('lost' if the lease was taken over)."""
     values: dict[str, object]
     if error is None:
         values = {"status": "sent", "sent_at": now, "last_error": None}
@@ -177,17 +188,16 @@ def _finish(session: Session, claim: _Claim, now: datetime, error: DeliveryError
             "next_attempt_at": now + BACKOFF[claim.attempts - 1],
             "last_error": error.message[:_ERROR_CHARS],
         }
-    begin_write(session)
-    result = session.execute(
-        update(MailMessage)
-        .where(
-            MailMessage.id == claim.id,
-            MailMessage.status == "sending",
-            MailMessage.attempts == claim.attempts,  # still our lease
+    with unit_of_work(session):
+        result = session.execute(
+            update(MailMessage)
+            .where(
+                MailMessage.id == claim.id,
+                MailMessage.status == "sending",
+                MailMessage.attempts == claim.attempts,  # still our lease
+            )
+            .values(**values)
         )
-        .values(**values)
-    )
-    session.commit()
     return str(values["status"]) if result.rowcount == 1 else "lost"  # type: ignore[attr-defined]
 
 

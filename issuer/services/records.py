@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +12,16 @@ from issuer.catalog import CertificationDef
 from issuer.context import IssuerContext
 from issuer.errors import CertificationNotHeld
 from issuer.models import Candidate, Certification, CredentialRecord, ExamResult, HeldGrant, Registration
-from issuer.services.imports import expected_results_date
+
+
+def expected_results_date(exam_date: date) -> date:
+    """Exam date + 5 business days (SPEC §5.2)."""
+    day, added = exam_date, 0
+    while added < 5:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            added += 1
+    return day
 
 
 @dataclass(frozen=True)

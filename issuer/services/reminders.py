@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from issuer.context import IssuerContext
-from issuer.db import begin_write
+from issuer.db import unit_of_work
 from issuer.models import Certification
-from issuer.services import audit, mail
+from issuer.services import audit, mail, notices
 
 WINDOWS = (30, 90)  # days before expiry, nearest first
 
@@ -25,51 +25,30 @@ class ReminderReport:
 
 def send_due(session: Session, ctx: IssuerContext, *, now: datetime, actor: str) -> ReminderReport:
     """Queue every reminder that is due now (run daily)."""
-    begin_write(session)
-    report = ReminderReport()
-    horizon = now + timedelta(days=max(WINDOWS))
-    due = session.execute(
-        select(Certification)
-        .options(joinedload(Certification.candidate))
-        .where(Certification.valid_until > now, Certification.valid_until <= horizon)
-        .order_by(Certification.valid_until)
-    ).scalars()
-    for certification in due:
-        days_left = (certification.valid_until - now).days
-        window = next(w for w in WINDOWS if certification.valid_until <= now + timedelta(days=w))
-        if window == 30 and certification.reminded_30_for != certification.valid_until:
-            _queue(session, ctx, certification, 30, days_left, now)
-            certification.reminded_30_for = certification.valid_until
-            certification.reminded_90_for = certification.valid_until  # the 90-day one is moot now
-            report.sent_30 += 1
-        elif window == 90 and certification.reminded_90_for != certification.valid_until:
-            _queue(session, ctx, certification, 90, days_left, now)
-            certification.reminded_90_for = certification.valid_until
-            report.sent_90 += 1
-    audit.record(session, actor=actor, action="reminders.send", target="certifications", now=now,
-                 sent_90=report.sent_90, sent_30=report.sent_30)  # fmt: skip
-    session.commit()
+    with unit_of_work(session):
+        report = ReminderReport()
+        horizon = now + timedelta(days=max(WINDOWS))
+        due = session.execute(
+            select(Certification)
+            .options(joinedload(Certification.candidate))
+            .where(Certification.valid_until > now, Certification.valid_until <= horizon)
+            .order_by(Certification.valid_until)
+        ).scalars()
+        for certification in due:
+            window = next(w for w in WINDOWS if certification.valid_until <= now + timedelta(days=w))
+            if window == 30 and certification.reminded_30_for != certification.valid_until:
+                _queue(session, ctx, certification, 30, now)
+                certification.reminded_30_for = certification.valid_until
+                certification.reminded_90_for = certification.valid_until  # the 90-day one is moot now
+                report.sent_30 += 1
+            elif window == 90 and certification.reminded_90_for != certification.valid_until:
+                _queue(session, ctx, certification, 90, now)
+                certification.reminded_90_for = certification.valid_until
+                report.sent_90 += 1
+        audit.record(session, actor=actor, action="reminders.send", target="certifications", now=now,
+                     sent_90=report.sent_90, sent_30=report.sent_30)  # fmt: skip
     return report
 
 
-def _queue(
-    session: Session, ctx: IssuerContext, certification: Certification, window: int, days_left: int, now: datetime
-) -> None:
-    definition = ctx.catalog.get(certification.code)
-    candidate = certification.candidate
-    expires_on = f"{certification.valid_until.day} {certification.valid_until:%B %Y}"
-    mail.enqueue_template(
-        session,
-        to=candidate.email,
-        kind="expiry_reminder",
-        subject=f"Your {certification.code} certification expires on {expires_on}",
-        now=now,
-        dedupe_key=f"reminder{window}:{certification.id}:{certification.valid_until.date().isoformat()}",
-        candidate=candidate,
-        certification=certification,
-        certification_name=definition.name if definition else certification.code,
-        expires_on=expires_on,
-        days_left=days_left,
-        certifications_url=f"{ctx.settings.base_url}/certifications",
-        issuer_name=ctx.settings.issuer_name,
-    )
+def _queue(session: Session, ctx: IssuerContext, certification: Certification, window: int, now: datetime) -> None:
+    mail.enqueue(session, notices.expiry_reminder(ctx, certification, window, now), now=now)

@@ -1,23 +1,29 @@
-"""Revocation (SPEC §5.6): final, flips the status-list bit, re-signs the list at once."""
+"""The one revocation path (SPEC §5.6): final; flips the status-list bits and re-signs each
+affected list once, in the caller's unit of work. `revoke_credential` is the use case."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import begin_write
+from issuer.db import unit_of_work
 from issuer.errors import UnknownReason
 from issuer.models import CredentialRecord
-from issuer.services import audit, status_lists
+from issuer.services import audit, keyring, status_lists
 from issuer.services.credentials import get_credential
 
 REASONS = ("superseded", "withdrawn", "issued_in_error", "misconduct", "key_compromise")
 
 
-def mark_revoked(
+def check_reason(reason: str) -> None:
+    if reason not in REASONS:
+        raise UnknownReason(f"unknown revocation reason {reason!r}; use one of: {', '.join(REASONS)}")
+
+
+def revoke(
     session: Session,
     ctx: IssuerContext,
     records: Sequence[CredentialRecord],
@@ -26,33 +32,39 @@ def mark_revoked(
     note: str | None,
     actor: str,
     now: datetime,
-    replaced_by: CredentialRecord | None = None,
+    replaced_by: Mapping[str, str] | None = None,
     link: bool = True,
 ) -> list[CredentialRecord]:
-    """Revoke the not-yet-revoked `records` inside the caller's transaction; returns those changed."""
-    if reason not in REASONS:
-        raise UnknownReason(f"unknown revocation reason {reason!r}; use one of: {', '.join(REASONS)}")
+    """Revoke the not-yet-revoked `records`; `replaced_by` maps an old id to its replacement's.
+    Returns the records that changed."""
+    check_reason(reason)
     changed = [r for r in records if r.revoked_at is None]
+    if not changed:
+        return []
+    replacements = replaced_by or {}
     for record in changed:
         record.revoked_at = now
         record.revocation_reason = reason
         record.revocation_note = note
-        if replaced_by is not None:
-            record.replaced_by_id = replaced_by.id
+        replacement = replacements.get(record.id)
+        if replacement is not None:
+            record.replaced_by_id = replacement
             record.link_replacement = link
-        audit.record(session, actor=actor, action="credential.revoke", target=record.id, now=now, reason=reason)
-    status_lists.flag(session, ctx, [(r.status_list_id, r.status_index) for r in changed], now)
+        audit.record(
+            session, actor=actor, action="credential.revoke", target=record.id, now=now, reason=reason,
+            replaced_by=replacement,
+        )  # fmt: skip
+    slots = [(r.status_list_id, r.status_index) for r in changed]
+    status_lists.flag(session, ctx, slots, keyring.active_signer(session, ctx), now)
     return changed
 
 
-def revoke(
+def revoke_credential(
     session: Session, ctx: IssuerContext, cred_id: str, *, reason: str, note: str | None, actor: str, now: datetime
 ) -> tuple[CredentialRecord, bool]:
     """Revoke one credential. Revoking a revoked credential changes nothing (returns False)."""
-    if reason not in REASONS:
-        raise UnknownReason(f"unknown revocation reason {reason!r}; use one of: {', '.join(REASONS)}")
-    begin_write(session)
-    record = get_credential(session, cred_id)
-    changed = bool(mark_revoked(session, ctx, [record], reason=reason, note=note, actor=actor, now=now))
-    session.commit()
+    check_reason(reason)
+    with unit_of_work(session):
+        record = get_credential(session, cred_id)
+        changed = bool(revoke(session, ctx, [record], reason=reason, note=note, actor=actor, now=now))
     return record, changed

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import begin_write
+from issuer.db import unit_of_work
 from issuer.models import Candidate, CredentialRecord
-from issuer.services import accounts, audit, candidates, imports, status_lists
-from issuer.services.keyring import active_key, create_active_key
+from issuer.services import audit, candidates, imports, keyring, status_lists
+from issuer.services.accounts import passwords
 
 DEMO_EMAIL = "demo.candidate@example.org"
 
@@ -30,14 +30,13 @@ class InitReport:
 
 def initialize(session: Session, ctx: IssuerContext, *, now: datetime, demo: bool = False) -> InitReport:
     """Idempotent: creates only what is missing."""
-    begin_write(session)
     report = InitReport(created_key=None)
-    if active_key(session) is None:
-        key = create_active_key(session, ctx, now)
-        report.created_key = key.thumbprint
-        audit.record(session, actor="cli", action="key.create", target=key.thumbprint, now=now, alg=key.alg)
-    status_lists.ensure_open_list(session, ctx, now)
-    session.commit()
+    with unit_of_work(session):
+        if keyring.active_key(session) is None:
+            key = keyring.create_active_key(session, ctx, now)
+            report.created_key = key.thumbprint
+            audit.record(session, actor="cli", action="key.create", target=key.thumbprint, now=now, alg=key.alg)
+        status_lists.ensure_open_list(session, ctx, keyring.active_signer(session, ctx), now)
     if demo:
         report.demo_candidate, report.demo_credentials, report.demo_password = _demo(session, ctx, now)
     return report
@@ -61,22 +60,24 @@ def _demo(session: Session, ctx: IssuerContext, now: datetime) -> tuple[Candidat
             ),
             encoding="utf-8",
         )
-        res_feed = Path(folder) / "results.csv"
-        res_feed.write_text(
-            "registration_id,exam_code,exam_date,score,passing_score,result\n"
-            + "".join(
-                f"{rid},{exam},{day.isoformat()},812,700,pass\n" for rid, exam, _, day in registrations if day <= today
-            ),
-            encoding="utf-8",
-        )
         imports.import_registrations(session, ctx, reg_feed, now=now, actor="demo")
-        imports.import_results(session, ctx, res_feed, now=now, actor="demo")
-    begin_write(session)
-    candidate = candidates.find_by_email(session, DEMO_EMAIL)
-    assert candidate is not None
+        # Results arrive as they do for real, one feed after each sitting: the specialist pass
+        # then recertifies the associate certification (its first credential is superseded).
+        for rid, exam, _, day in registrations:
+            if day > today:
+                continue
+            res_feed = Path(folder) / f"results-{rid}.csv"
+            res_feed.write_text(
+                "registration_id,exam_code,exam_date,score,passing_score,result\n"
+                f"{rid},{exam},{day.isoformat()},812,700,pass\n",
+                encoding="utf-8",
+            )
+            imports.import_results(session, ctx, res_feed, now=now, actor="demo")
     password = "demo-" + secrets.token_urlsafe(9)
-    accounts.set_password(session, candidate, password, now)
-    session.commit()
+    with unit_of_work(session):
+        candidate = candidates.find_by_email(session, DEMO_EMAIL)
+        assert candidate is not None
+        passwords.set_password(candidate, password, now)
     creds = list(
         session.execute(
             select(CredentialRecord)

@@ -1,4 +1,7 @@
-"""Bitstring status lists: random slot allocation, bit flips, signing and publishing."""
+"""Bitstring status lists: random slot allocation, bit flips, signing and publishing.
+
+Everything here runs in the caller's unit of work and is given the signer to use, so this
+module sits below the key ring and the issuance and revocation services."""
 
 from __future__ import annotations
 
@@ -7,41 +10,32 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.errors import NotInitialized, StatusListNotFound
+from issuer.db import among
+from issuer.errors import StatusListNotFound
 from issuer.ids import new_status_list_id
-from issuer.models import CredentialRecord, SigningKeyRecord, StatusListRecord
+from issuer.models import CredentialRecord, StatusListRecord
 from issuer.services.state import bump_generation
-from verifier import encode_list
+from keys import SigningKey
+from verifier import MIN_ENTRIES, encode_list
 from verifier.statuslist import set_bit
 from verifier.timeutil import format_datetime
 
 PURPOSE = "revocation"
-_MAX_TRIES = 64
 
 
-def _active_key(session: Session) -> SigningKeyRecord:
-    record = session.execute(select(SigningKeyRecord).where(SigningKeyRecord.state == "active")).scalar_one_or_none()
-    if record is None:
-        raise NotInitialized("no active signing key: run `certmanager init`")
-    return record
-
-
-def sign_list(session: Session, ctx: IssuerContext, record: StatusListRecord, now: datetime) -> None:
-    """(Re-)sign `record` with the active key; the ETag changes with the signed bytes."""
-    key = _active_key(session)
-    signer = ctx.signer(key)
+def sign_list(ctx: IssuerContext, record: StatusListRecord, signer: SigningKey, now: datetime) -> None:
+    """(Re-)sign `record`; the ETag changes with the signed bytes."""
     url = ctx.status_url(record.id)
-    issued = format_datetime(now)
     payload = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": ctx.issuer_id,
-        "validFrom": issued,
+        "validFrom": format_datetime(now),
         "credentialSubject": {
             "id": f"{url}#list",
             "type": "BitstringStatusList",
@@ -57,11 +51,11 @@ def sign_list(session: Session, ctx: IssuerContext, record: StatusListRecord, no
     record.jwt = signer.sign(payload, typ="vc+jwt")
     record.etag = hashlib.sha256(record.jwt.encode("ascii")).hexdigest()[:32]
     record.signed_at = now
-    record.signed_by = key.thumbprint
+    record.signed_by = signer.kid.removeprefix(ctx.keys_prefix)
 
 
-def create_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
-    entries = max(ctx.settings.status_index_range, 131_072)
+def _create_list(session: Session, ctx: IssuerContext, signer: SigningKey, now: datetime) -> StatusListRecord:
+    entries = max(ctx.settings.status_index_range, MIN_ENTRIES)
     record = StatusListRecord(
         id=new_status_list_id(),
         purpose=PURPOSE,
@@ -72,15 +66,15 @@ def create_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusLi
         bits=bytes(entries // 8),
         created_at=now,
     )
-    sign_list(session, ctx, record, now)
+    sign_list(ctx, record, signer, now)
     session.add(record)
     session.flush()
     return record
 
 
-def _open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
-    """The oldest open list, locked until commit (PostgreSQL; SQLite's write lock is held
-    already); a new one when none is open."""
+def open_list(session: Session, ctx: IssuerContext, signer: SigningKey, now: datetime) -> StatusListRecord:
+    """The oldest open list, locked until commit (PostgreSQL; SQLite's write lock is held by the
+    unit of work already); a new one when none is open."""
     found = session.execute(
         select(StatusListRecord)
         .where(StatusListRecord.is_open.is_(True))
@@ -88,104 +82,63 @@ def _open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusLis
         .limit(1)
         .with_for_update()
     ).scalar_one_or_none()
-    return found or create_list(session, ctx, now)
+    return found or _create_list(session, ctx, signer, now)
 
 
-def ensure_open_list(session: Session, ctx: IssuerContext, now: datetime) -> StatusListRecord:
-    return _open_list(session, ctx, now)
+def _taken(session: Session, list_id: str, candidates: list[int]) -> set[int]:
+    query = select(CredentialRecord.status_index).where(
+        CredentialRecord.status_list_id == list_id, among(session, CredentialRecord.status_index, candidates)
+    )
+    return set(session.execute(query).scalars())
 
 
-def allocate_slot(session: Session, ctx: IssuerContext, now: datetime) -> tuple[StatusListRecord, int]:
-    """A random unused index in an open list. The list row is locked (PostgreSQL) or the
-    database is (SQLite) until commit, and (list, index) is unique in the table as a backstop."""
-    while True:
-        record = _open_list(session, ctx, now)
-        if record.allocated >= record.capacity:
-            record.is_open = False
-            session.flush()
-            continue
-        index = _free_index(session, record, ctx.settings.status_index_range)
-        if index is None:  # improbable: the list is nearly full; close it and use a new one
-            record.is_open = False
-            session.flush()
-            continue
-        record.allocated += 1
-        if record.allocated >= record.capacity:
-            record.is_open = False
-        return record, index
-
-
-class UsedSlots:
-    """The taken indexes of lists, read once per bulk import and kept up to date as it allocates.
-    Another process allocating meanwhile is caught by the unique (list, index) constraint; the
-    caller then calls `forget()` and retries."""
-
-    def __init__(self) -> None:
-        self._by_list: dict[str, set[int]] = {}
-
-    def of(self, session: Session, list_id: str) -> set[int]:
-        used = self._by_list.get(list_id)
-        if used is None:
-            used = self._by_list[list_id] = set(
-                session.execute(
-                    select(CredentialRecord.status_index).where(CredentialRecord.status_list_id == list_id)
-                ).scalars()
-            )
-        return used
-
-    def forget(self) -> None:
-        self._by_list.clear()
-
-
-def allocate_many(
-    session: Session, ctx: IssuerContext, count: int, now: datetime, used_slots: UsedSlots | None = None
+def allocate(
+    session: Session, ctx: IssuerContext, count: int, signer: SigningKey, now: datetime
 ) -> list[tuple[str, int]]:
-    """`count` random unused slots at once (bulk imports), under the same list lock."""
-    used_slots = used_slots or UsedSlots()
+    """`count` random unused (list id, index) slots. The open list is locked until commit, so the
+    indexes probed free stay free; a unique (list, index) constraint is the backstop."""
     slots: list[tuple[str, int]] = []
     index_range = ctx.settings.status_index_range
     while len(slots) < count:
-        record = _open_list(session, ctx, now)
+        record = open_list(session, ctx, signer, now)
         upper = min(index_range, record.entries)
-        used = used_slots.of(session, record.id)
-        take = min(count - len(slots), record.capacity - record.allocated, upper - len(used))
-        if take <= 0:
+        wanted = min(count - len(slots), record.capacity - record.allocated)
+        chosen: set[int] = set()
+        for _attempt in range(8):
+            if len(chosen) >= wanted:
+                break
+            # Draw more than needed: the fuller the list, the more of a draw is taken.
+            fill = record.allocated / max(upper, 1)
+            draw = max(8, int((wanted - len(chosen)) / max(1 - fill, 0.05) * 1.25))
+            candidates = list({secrets.randbelow(upper) for _ in range(draw)} - chosen)
+            taken = _taken(session, record.id, candidates)
+            free = [i for i in candidates if i not in taken]
+            chosen.update(free[: wanted - len(chosen)])
+        if not chosen:  # the list is (nearly) full: close it and go on with a new one
             record.is_open = False
             session.flush()
             continue
-        chosen: set[int] = set()
-        while len(chosen) < take:
-            index = secrets.randbelow(upper)
-            if index not in used:
-                chosen.add(index)
-        record.allocated += take
-        if record.allocated >= record.capacity:
+        record.allocated += len(chosen)
+        if record.allocated >= record.capacity or len(chosen) < wanted:
             record.is_open = False
-        used.update(chosen)
         slots.extend((record.id, index) for index in chosen)
     session.flush()
     return slots
 
 
-def _free_index(session: Session, record: StatusListRecord, index_range: int) -> int | None:
-    upper = min(index_range, record.entries)
-    for _ in range(_MAX_TRIES):
-        index = secrets.randbelow(upper)
-        taken = session.execute(
-            select(exists().where(CredentialRecord.status_list_id == record.id, CredentialRecord.status_index == index))
-        ).scalar_one()
-        if not taken:
-            return index
-    return None
+def ensure_open_list(session: Session, ctx: IssuerContext, signer: SigningKey, now: datetime) -> StatusListRecord:
+    return open_list(session, ctx, signer, now)
 
 
-def flag(session: Session, ctx: IssuerContext, slots: Iterable[tuple[str, int]], now: datetime) -> int:
-    """Set the bits of `slots` (list id, index) and re-sign each list that changed."""
+def flag(
+    session: Session, ctx: IssuerContext, slots: Iterable[tuple[str, int]], signer: SigningKey, now: datetime
+) -> int:
+    """Set the bits of `slots` (list id, index) and re-sign each list that changed, once."""
     by_list: dict[str, list[int]] = {}
     for list_id, index in slots:
         by_list.setdefault(list_id, []).append(index)
     changed = 0
-    for list_id in sorted(by_list):
+    for list_id in sorted(by_list):  # a fixed lock order: two revocations never deadlock
         record = session.execute(
             select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
         ).scalar_one()
@@ -194,29 +147,36 @@ def flag(session: Session, ctx: IssuerContext, slots: Iterable[tuple[str, int]],
             set_bit(bits, index)
         if bytes(bits) != record.bits:
             record.bits = bytes(bits)
-            sign_list(session, ctx, record, now)
+            sign_list(ctx, record, signer, now)
             changed += 1
     if changed:
         bump_generation(session)
     return changed
 
 
-def resign_lists_signed_by(session: Session, ctx: IssuerContext, thumbprint: str, now: datetime) -> int:
-    """Re-sign with the active key every list whose signature depends on `thumbprint`."""
+def resign_lists_signed_by(
+    session: Session, ctx: IssuerContext, thumbprint: str, signer: SigningKey, now: datetime
+) -> int:
+    """Re-sign with `signer` every list whose signature depends on `thumbprint`."""
     records = (
-        session.execute(select(StatusListRecord).where(StatusListRecord.signed_by == thumbprint).with_for_update())
+        session.execute(
+            select(StatusListRecord)
+            .where(StatusListRecord.signed_by == thumbprint)
+            .order_by(StatusListRecord.id)
+            .with_for_update()
+        )
         .scalars()
         .all()
     )
     for record in records:
-        sign_list(session, ctx, record, now)
+        sign_list(ctx, record, signer, now)
     if records:
         bump_generation(session)
     return len(records)
 
 
 def get_list(session: Session, list_id: str) -> StatusListRecord:
-    record = session.get(StatusListRecord, list_id)
+    record = session.get(StatusListRecord, list_id) if len(list_id) <= 32 else None
     if record is None:
         raise StatusListNotFound(f"no status list {list_id!r}")
     return record

@@ -321,6 +321,7 @@ def reset(token: str) -> Response:
         else:
             accounts.complete_token(
                 db,
+                issuer_context(),
                 token,
                 request.form.get("password", ""),
                 now,

@@ -64,6 +64,7 @@ def update() -> Response:
             _throttle().check_login(candidate.certmanager_id, client)
         accounts.update_profile(
             get_session(),
+            issuer_context(),
             candidate,
             form,
             issuer_context().clock(),
@@ -95,6 +96,7 @@ def change_password() -> Response:
         _throttle().check_login(candidate.certmanager_id, client)
         accounts.change_password(
             get_session(),
+            issuer_context(),
             candidate,
             request.form.get("current_password", ""),
             request.form.get("password", ""),

@@ -12,7 +12,7 @@ from issuer.db import get_session
 from issuer.errors import KeyNotFound
 from issuer.models import SigningKeyRecord
 from issuer.services import keyring, status_lists
-from issuer.services.credentials import OB3_CONTEXT, VCDM2_CONTEXT, achievement, issuer_profile
+from issuer.services.payloads import OB3_CONTEXT, VCDM2_CONTEXT, achievement, issuer_profile
 from issuer.web import issuer_context
 from verifier.http import CORS_HEADERS, json_response, problem
 

@@ -22,7 +22,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from werkzeug.serving import make_server
 
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.services import candidates, certifications, revocation
 from issuer.services.setup import initialize
 from tests.conftest import PASSPHRASE, SECRET, DatabaseTarget, FakeClock, _fresh_database, make_app
@@ -55,15 +55,15 @@ def _issue(app: Any, now: datetime, first: str, last: str) -> Any:
     ctx = app.extensions["certmanager"]
     with app.app_context():
         session = get_session()
-        candidate = candidates.create_candidate(
-            session,
-            email=f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.org",
-            first_name=first,
-            last_name=last,
-            now=now,
-        )
-        _, record = certifications.grant(session, ctx, candidate, CERT_CODE, (now - timedelta(days=3)).date(), now=now)
-        session.commit()
+        with unit_of_work(session):
+            candidate = candidates.create_candidate(
+                session,
+                email=f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.org",
+                first_name=first,
+                last_name=last,
+                now=now,
+            )
+            _, record = certifications.grant(session, ctx, candidate, CERT_CODE, (now - timedelta(days=3)).date(), now=now)
         session.refresh(record)
         session.expunge(record)
         return record

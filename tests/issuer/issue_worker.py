@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from issuer import create_app
-from issuer.db import begin_write, get_session
+from issuer.db import get_session, unit_of_work
 from issuer.services import candidates, certifications
 
 
@@ -29,12 +29,11 @@ def main() -> None:
         session = get_session()
         for _ in range(count):
             now = ctx.clock()
-            begin_write(session)
-            candidate = candidates.create_candidate(
-                session, email=f"w-{uuid.uuid4().hex}@example.org", first_name="Worker", last_name="Process", now=now
-            )
-            certifications.grant(session, ctx, candidate, "CNA-ENT", (now - timedelta(days=1)).date(), now=now)
-            session.commit()
+            with unit_of_work(session):
+                candidate = candidates.create_candidate(
+                    session, email=f"w-{uuid.uuid4().hex}@example.org", first_name="Worker", last_name="Process", now=now
+                )
+                certifications.grant(session, ctx, candidate, "CNA-ENT", (now - timedelta(days=1)).date(), now=now)
             issued += 1
     print(issued)
 

@@ -11,9 +11,11 @@ import pytest
 from argon2 import Parameters, Type
 from sqlalchemy import select
 
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.models import AuditEvent, Candidate, MailMessage
-from issuer.services import accounts, candidates
+from issuer.services import accounts
+from issuer.services import candidates
+from issuer.services.accounts import passwords
 from issuer.web import auth
 
 PASSWORD = "correct horse battery staple"
@@ -23,7 +25,7 @@ TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def use_fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap Argon2 parameters for tests (one test checks the real ones)."""
-    monkeypatch.setattr(accounts, "PASSWORD_PARAMETERS", FAST)
+    monkeypatch.setattr(passwords, "PASSWORD_PARAMETERS", FAST)
 
 
 class Portal:
@@ -36,16 +38,16 @@ class Portal:
     def candidate(self, *, password: str | None = PASSWORD, first: str = "Ada") -> Candidate:
         with self.app.app_context():
             session = get_session()
-            candidate = candidates.create_candidate(
-                session,
-                email=f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.org",
-                first_name=first,
-                last_name="Lovelace",
-                now=self.clock(),
-            )
-            if password is not None:
-                accounts.set_password(session, candidate, password, self.clock())
-            session.commit()
+            with unit_of_work(session):
+                candidate = candidates.create_candidate(
+                    session,
+                    email=f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.org",
+                    first_name=first,
+                    last_name="Lovelace",
+                    now=self.clock(),
+                )
+                if password is not None:
+                    accounts.set_password(candidate, password, self.clock())
             session.expunge(candidate)
             return candidate
 

@@ -10,12 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from argon2 import Parameters, PasswordHasher, Type
+from argon2 import Parameters, PasswordHasher, Type, profiles
 from sqlalchemy import select
 
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.models import AuditEvent, AuthToken, Candidate, MailMessage, WebSession
-from issuer.services import accounts, candidates
+from issuer.services import accounts
+from issuer.services import candidates
+from issuer.services.accounts import passwords
 
 PASSWORD = "correct horse battery staple"
 # Cheap Argon2id for everything but the format test: the policy and flows are what is tested here.
@@ -24,7 +26,7 @@ FAST = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=
 
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "PASSWORD_PARAMETERS", FAST)
+    monkeypatch.setattr(passwords, "PASSWORD_PARAMETERS", FAST)
 
 
 @pytest.fixture
@@ -35,12 +37,12 @@ def db(app: Any) -> Any:
 
 def new_candidate(db: Any, clock: Any, *, password: str | None = PASSWORD, email: str | None = None) -> Candidate:
     n = db.execute(select(Candidate.id)).all()
-    candidate = candidates.create_candidate(
-        db, email=email or f"Ada.Lovelace{len(n)}@Example.org", first_name="Ada", last_name="Lovelace", now=clock()
-    )
-    if password is not None:
-        accounts.set_password(db, candidate, password, clock())
-    db.commit()
+    with unit_of_work(db):
+        candidate = candidates.create_candidate(
+            db, email=email or f"Ada.Lovelace{len(n)}@Example.org", first_name="Ada", last_name="Lovelace", now=clock()
+        )
+        if password is not None:
+            accounts.set_password(candidate, password, clock())
     return candidate
 
 
@@ -61,7 +63,7 @@ def link_token(message: MailMessage) -> str:
 
 
 def test_hash_is_argon2id_with_the_rfc9106_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "PASSWORD_PARAMETERS", accounts.profiles.RFC_9106_LOW_MEMORY)
+    monkeypatch.setattr(passwords, "PASSWORD_PARAMETERS", profiles.RFC_9106_LOW_MEMORY)
     stored = accounts.hash_password(PASSWORD)
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert PASSWORD not in stored
@@ -72,8 +74,8 @@ def test_hash_is_argon2id_with_the_rfc9106_parameters(monkeypatch: pytest.Monkey
 def test_login_upgrades_a_hash_made_with_old_parameters(db: Any, clock: Any) -> None:
     candidate = new_candidate(db, clock, password=None)
     old = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(PASSWORD)
-    candidate.password_hash = old
-    db.commit()
+    with unit_of_work(db):
+        candidate.password_hash = old
     accounts.authenticate(db, candidate.certmanager_id, PASSWORD, clock())
     db.refresh(candidate)
     assert candidate.password_hash != old
@@ -189,10 +191,10 @@ def test_first_login_mails_a_single_use_link_storing_only_its_hash(db: Any, ctx:
     assert rows[0].expires_at == clock() + timedelta(minutes=15)
     assert rows[0].purpose == "first_login"
 
-    accounts.complete_token(db, token, PASSWORD, clock(), confirm=PASSWORD)
+    accounts.complete_token(db, ctx, token, PASSWORD, clock(), confirm=PASSWORD)
     assert accounts.authenticate(db, candidate.email, PASSWORD, clock()).id == candidate.id
     with pytest.raises(accounts.TokenInvalid):
-        accounts.complete_token(db, token, "another long password", clock())
+        accounts.complete_token(db, ctx, token, "another long password", clock())
     [notice] = outbox(db, "password_changed")
     assert notice.to_addr == candidate.email
     assert token not in notice.body_text
@@ -229,7 +231,7 @@ def test_link_expires_after_15_minutes(db: Any, ctx: Any, clock: Any) -> None:
     assert accounts.token_candidate(db, token, clock()).id == candidate.id
     clock.advance(seconds=1)
     with pytest.raises(accounts.TokenInvalid) as raised:
-        accounts.complete_token(db, token, "a brand new passphrase", clock())
+        accounts.complete_token(db, ctx, token, "a brand new passphrase", clock())
     assert raised.value.code == "token_invalid"
 
 
@@ -242,7 +244,7 @@ def test_a_newer_link_invalidates_older_ones(db: Any, ctx: Any, clock: Any) -> N
     newer = link_token(outbox(db)[-1])
     with pytest.raises(accounts.TokenInvalid):
         accounts.token_candidate(db, older, clock())
-    accounts.complete_token(db, newer, "a brand new passphrase", clock())
+    accounts.complete_token(db, ctx, newer, "a brand new passphrase", clock())
 
 
 def test_completing_a_link_ends_every_session_and_checks_the_policy(db: Any, ctx: Any, clock: Any) -> None:
@@ -252,11 +254,11 @@ def test_completing_a_link_ends_every_session_and_checks_the_policy(db: Any, ctx
     accounts.start_reset(db, ctx, candidate.email, clock())
     token = link_token(outbox(db)[-1])
     with pytest.raises(accounts.BreachedPassword):
-        accounts.complete_token(db, token, "iloveyou", clock())
+        accounts.complete_token(db, ctx, token, "iloveyou", clock())
     with pytest.raises(accounts.PasswordMismatch):
-        accounts.complete_token(db, token, "a brand new passphrase", clock(), confirm="a brand new passphrase!")
+        accounts.complete_token(db, ctx, token, "a brand new passphrase", clock(), confirm="a brand new passphrase!")
     assert accounts.load_session(db, first, clock()) is not None  # refusals change nothing
-    accounts.complete_token(db, token, "a brand new passphrase", clock())
+    accounts.complete_token(db, ctx, token, "a brand new passphrase", clock())
     assert accounts.load_session(db, first, clock()) is None
     assert accounts.load_session(db, second, clock()) is None
     with pytest.raises(accounts.InvalidCredentials):
@@ -306,10 +308,10 @@ def test_end_session_and_replaced_sessions(db: Any, clock: Any) -> None:
 # --- profile ---------------------------------------------------------------------------------
 
 
-def test_profile_update_never_touches_the_name(db: Any, clock: Any) -> None:
+def test_profile_update_never_touches_the_name(db: Any, ctx: Any, clock: Any) -> None:
     candidate = new_candidate(db, clock)
     form = {"phone": "+41 44 555 01 23", "company": "  Acme   AG ", "country": "ch", "first_name": "Mallory"}
-    changed = accounts.update_profile(db, candidate, form, clock())
+    changed = accounts.update_profile(db, ctx, candidate, form, clock())
     assert sorted(changed) == ["company", "country", "phone"]
     db.expire_all()
     stored = db.get(Candidate, candidate.id)
@@ -328,27 +330,27 @@ def test_profile_update_never_touches_the_name(db: Any, clock: Any) -> None:
         ({"company": "Acme\x00"}, "company"),
     ],
 )
-def test_profile_refuses_bad_values_without_writing(db: Any, clock: Any, form: dict[str, str], field: str) -> None:
+def test_profile_refuses_bad_values_without_writing(db: Any, ctx: Any, clock: Any, form: dict[str, str], field: str) -> None:
     candidate = new_candidate(db, clock)
     with pytest.raises(accounts.InvalidProfile) as raised:
-        accounts.update_profile(db, candidate, {"company": "Saved?", **form}, clock())
+        accounts.update_profile(db, ctx, candidate, {"company": "Saved?", **form}, clock())
     assert field in raised.value.errors
     db.expire_all()
     assert db.get(Candidate, candidate.id).company is None
 
 
-def test_email_change_needs_the_current_password_and_tells_the_old_address(db: Any, clock: Any) -> None:
+def test_email_change_needs_the_current_password_and_tells_the_old_address(db: Any, ctx: Any, clock: Any) -> None:
     candidate = new_candidate(db, clock)
     old = candidate.email
     with pytest.raises(accounts.CurrentPasswordIncorrect):
-        accounts.update_profile(db, candidate, {}, clock(), email="new@example.org")
+        accounts.update_profile(db, ctx, candidate, {}, clock(), email="new@example.org")
     with pytest.raises(accounts.CurrentPasswordIncorrect):
-        accounts.update_profile(db, candidate, {}, clock(), email="new@example.org", current_password="nope")
+        accounts.update_profile(db, ctx, candidate, {}, clock(), email="new@example.org", current_password="nope")
     other = new_candidate(db, clock)
     with pytest.raises(accounts.EmailUnavailable):
-        accounts.update_profile(db, candidate, {}, clock(), email=other.email, current_password=PASSWORD)
+        accounts.update_profile(db, ctx, candidate, {}, clock(), email=other.email, current_password=PASSWORD)
     assert outbox(db) == []
-    accounts.update_profile(db, candidate, {}, clock(), email=" New@Example.org ", current_password=PASSWORD)
+    accounts.update_profile(db, ctx, candidate, {}, clock(), email=" New@Example.org ", current_password=PASSWORD)
     db.expire_all()
     assert db.get(Candidate, candidate.id).email == "new@example.org"
     [notice] = outbox(db, "email_changed")
@@ -363,7 +365,7 @@ def test_audit_log_never_holds_passwords_or_tokens(db: Any, ctx: Any, clock: Any
     session_token = accounts.open_session(db, accounts.authenticate(db, candidate.email, PASSWORD, clock()), clock())
     accounts.start_reset(db, ctx, candidate.email, clock())
     token = link_token(outbox(db)[-1])
-    accounts.complete_token(db, token, "the newest passphrase", clock())
+    accounts.complete_token(db, ctx, token, "the newest passphrase", clock())
     events = db.execute(select(AuditEvent)).scalars().all()
     actions = {event.action for event in events}
     assert {

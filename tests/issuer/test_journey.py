@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from issuer.cli import main
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.models import Candidate
 from issuer.services import accounts
 from tests.issuer.feeds_support import REG_HEADER, RES_HEADER, registration, result, write
@@ -91,8 +91,8 @@ def test_pending_exam_shows_the_date_results_are_expected(app, client, portal, t
     with app.app_context():
         session = get_session()
         candidate = session.execute(select(Candidate).where(Candidate.email == "pending@example.org")).scalar_one()
-        accounts.set_password(session, candidate, PASSWORD, clock())
-        session.commit()
+        with unit_of_work(session):
+            accounts.set_password(candidate, PASSWORD, clock())
         certmanager_id = candidate.certmanager_id
     portal.login(client, certmanager_id)
     exams = client.get("/exams").get_data(as_text=True)
@@ -115,8 +115,8 @@ def test_candidate_a_never_sees_or_acts_on_candidate_b(app, portal, factory, clo
     with app.app_context():
         session = get_session()
         bea = session.get(Candidate, record_b.candidate_id)
-        accounts.set_password(session, bea, PASSWORD, clock())
-        session.commit()
+        with unit_of_work(session):
+            accounts.set_password(bea, PASSWORD, clock())
         bea_id, bea_email, bea_cm = bea.id, bea.email, bea.certmanager_id
     ada = portal.candidate(first="Ada")
     client_a = app.test_client()

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from issuer.config import load_settings
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.errors import ConfigError
 from issuer.mail_transport import (
     MessageRejected,
@@ -50,6 +50,7 @@ from issuer.services.mail import (
     SENDING_LEASE,
     DeliveryReport,
     deliver_all_due,
+    Outgoing,
     deliver_due,
     enqueue,
 )
@@ -186,16 +187,20 @@ def spool_app(app_env: dict[str, str], clock: FakeClock, monkeypatch: pytest.Mon
 # --------------------------------------------------------------------------- helpers
 
 
+def put(session: Any, *, now: Any, **fields: Any) -> int | None:
+    return enqueue(session, Outgoing(**fields), now=now)
+
+
 def queue(
     app: Any, clock: FakeClock, *, to: str = "ada@example.org", subject: str = "Your certification", **kw: Any
 ) -> int:
     """Enqueue one message and commit, as an event's service would; returns its outbox id."""
     with app.app_context():
         session = get_session()
-        message = enqueue(session, to=to, kind="test", subject=subject, text=TEXT, html=HTML, now=clock(), **kw)
-        assert message is not None
-        session.commit()
-        return message.id
+        with unit_of_work(session):
+            message_id = put(session, to=to, kind="test", subject=subject, text=TEXT, html=HTML, now=clock(), **kw)
+        assert message_id is not None
+        return message_id
 
 
 def deliver(app: Any, clock: FakeClock, **kw: Any) -> DeliveryReport:
@@ -225,8 +230,9 @@ def outbox(app: Any) -> list[MailMessage]:
 def test_a_rolled_back_enqueue_sends_nothing(mail_app: Any, clock: FakeClock, smtp: SmtpServer) -> None:
     with mail_app.app_context():
         session = get_session()
-        enqueue(session, to="ada@example.org", kind="test", subject="S", text=TEXT, html=HTML, now=clock())
-        session.rollback()  # the event that caused the message failed
+        with pytest.raises(RuntimeError), unit_of_work(session):
+            put(session, to="ada@example.org", kind="test", subject="S", text=TEXT, html=HTML, now=clock())
+            raise RuntimeError("the event that caused the message failed")
     report = deliver(mail_app, clock)
     assert report == DeliveryReport()
     assert outbox(mail_app) == []
@@ -267,8 +273,8 @@ def test_a_committed_message_arrives_once_with_text_and_html(mail_app: Any, cloc
 def test_a_text_only_message_is_a_single_part(mail_app: Any, clock: FakeClock, smtp: SmtpServer) -> None:
     with mail_app.app_context():
         session = get_session()
-        enqueue(session, to="ada@example.org", kind="test", subject="S", text=TEXT, html=None, now=clock())
-        session.commit()
+        with unit_of_work(session):
+            put(session, to="ada@example.org", kind="test", subject="S", text=TEXT, html=None, now=clock())
     assert deliver(mail_app, clock).sent == 1
     [received] = smtp.messages()
     assert received.get_content_type() == "text/plain"
@@ -279,24 +285,59 @@ def test_a_dedupe_key_already_queued_is_not_queued_twice(mail_app: Any, clock: F
     queue(mail_app, clock, dedupe_key="result:R-1")
     with mail_app.app_context():
         session = get_session()
-        again = enqueue(session, to="ada@example.org", kind="test", subject="S", text=TEXT, html=None, now=clock(),
-                        dedupe_key="result:R-1")  # fmt: skip
-        assert again is None
-        # Twice in one transaction: the first is seen by the second too.
-        first = enqueue(session, to="b@example.org", kind="test", subject="S", text=TEXT, html=None, now=clock(),
-                        dedupe_key="result:R-2")  # fmt: skip
-        second = enqueue(session, to="b@example.org", kind="test", subject="S", text=TEXT, html=None, now=clock(),
-                         dedupe_key="result:R-2")  # fmt: skip
-        assert first is not None and second is None
-        session.commit()
+        with unit_of_work(session):
+            again = put(
+                session,
+                to="ada@example.org",
+                kind="test",
+                subject="S",
+                text=TEXT,
+                html=None,
+                now=clock(),
+                dedupe_key="result:R-1",
+            )
+            assert again is None
+            # Twice in one transaction: the first is seen by the second too.
+            first = put(
+                session,
+                to="b@example.org",
+                kind="test",
+                subject="S",
+                text=TEXT,
+                html=None,
+                now=clock(),
+                dedupe_key="result:R-2",
+            )
+            second = put(
+                session,
+                to="b@example.org",
+                kind="test",
+                subject="S",
+                text=TEXT,
+                html=None,
+                now=clock(),
+                dedupe_key="result:R-2",
+            )
+            assert first is not None and second is None
     assert len(outbox(mail_app)) == 2
     assert deliver(mail_app, clock).sent == 2
     assert sorted(e.rcpt_tos[0] for e in smtp.wait_for(2)) == ["ada@example.org", "b@example.org"]
     # Delivered, the key still holds: re-running the event mails nobody.
     with mail_app.app_context():
         session = get_session()
-        assert enqueue(session, to="ada@example.org", kind="test", subject="S", text=TEXT, html=None, now=clock(),
-                       dedupe_key="result:R-1") is None  # fmt: skip
+        assert (
+            put(
+                session,
+                to="ada@example.org",
+                kind="test",
+                subject="S",
+                text=TEXT,
+                html=None,
+                now=clock(),
+                dedupe_key="result:R-1",
+            )
+            is None
+        )
 
 
 def test_smtp_down_keeps_the_message_pending_then_delivers_it_once(
@@ -401,12 +442,12 @@ def test_a_crashed_last_attempt_ends_failed_not_resent(mail_app: Any, clock: Fak
     message_id = queue(mail_app, clock)
     with mail_app.app_context():
         session = get_session()
-        session.execute(
-            update(MailMessage)
-            .where(MailMessage.id == message_id)
-            .values(status="sending", attempts=MAX_ATTEMPTS, next_attempt_at=clock() + SENDING_LEASE)
-        )
-        session.commit()
+        with unit_of_work(session):
+            session.execute(
+                update(MailMessage)
+                .where(MailMessage.id == message_id)
+                .values(status="sending", attempts=MAX_ATTEMPTS, next_attempt_at=clock() + SENDING_LEASE)
+            )
     clock.advance(seconds=SENDING_LEASE.total_seconds() + 1)
     report = deliver(mail_app, clock)
     assert (report.claimed, report.failed, report.sent) == (1, 1, 0)
@@ -462,9 +503,9 @@ def test_concurrent_deliveries_never_send_a_message_twice(mail_app: Any, clock: 
     count = 60
     with mail_app.app_context():
         session = get_session()
-        for i in range(count):
-            enqueue(session, to=f"c{i}@example.org", kind="test", subject=f"#{i}", text=TEXT, html=None, now=clock())
-        session.commit()
+        with unit_of_work(session):
+            for i in range(count):
+                put(session, to=f"c{i}@example.org", kind="test", subject=f"#{i}", text=TEXT, html=None, now=clock())
     database = mail_app.extensions["certmanager.db"]
     ctx = mail_app.extensions["certmanager"]
     barrier = threading.Barrier(3)
@@ -503,9 +544,9 @@ def test_concurrent_flush_processes_never_send_a_message_twice(
     count = 300
     with mail_app.app_context():
         session = get_session()
-        for i in range(count):
-            enqueue(session, to=f"p{i}@example.org", kind="test", subject=f"#{i}", text=TEXT, html=None, now=clock())
-        session.commit()
+        with unit_of_work(session):
+            for i in range(count):
+                put(session, to=f"p{i}@example.org", kind="test", subject=f"#{i}", text=TEXT, html=None, now=clock())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
@@ -697,15 +738,19 @@ def test_transport_for_settings(app_env: dict[str, str], clock: FakeClock, monke
 
 @pytest.mark.parametrize(
     ("base_url", "domain"),
-    [("https://certs.example.org", "certs.example.org"), ("http://127.0.0.1:5000", "[127.0.0.1]"),
-     ("http://[::1]:5000", "[IPv6:::1]")],
-)  # fmt: skip
+    [
+        ("https://certs.example.org", "certs.example.org"),
+        ("http://127.0.0.1:5000", "[127.0.0.1]"),
+        ("http://[::1]:5000", "[IPv6:::1]"),
+    ],
+)
 def test_mail_is_from_no_reply_at_the_base_url_host(base_url: str, domain: str, tmp_path: Path) -> None:
     settings = load_settings({}, instance_dir=tmp_path, base_url=base_url, issuer_name="Acme Certs")
     sender = Sender.from_settings(settings)
     now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-    built = build_message(sender=sender, to="a@example.org", subject="S", text="t", html=None,
-                          message_id=f"<1@{domain}>", now=now)  # fmt: skip
+    built = build_message(
+        sender=sender, to="a@example.org", subject="S", text="t", html=None, message_id=f"<1@{domain}>", now=now
+    )
     parsed = email.message_from_bytes(built.as_bytes(), policy=default_policy)
     address = parsed["From"].addresses[0]
     assert (address.display_name, address.addr_spec) == ("Acme Certs", f"no-reply@{domain}")

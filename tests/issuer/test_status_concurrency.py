@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.models import CredentialRecord, StatusListRecord
 from verifier import decode_list
 
@@ -54,8 +54,8 @@ def test_concurrent_processes_never_share_a_slot(app, app_env, tmp_path):
 def test_full_lists_close_and_new_ones_open(app, app_env, tmp_path):
     with app.app_context():  # the list `init` made was sized by the default capacity
         session = get_session()
-        session.execute(update(StatusListRecord).values(capacity=25))
-        session.commit()
+        with unit_of_work(session):
+            session.execute(update(StatusListRecord).values(capacity=25))
     _run_workers(app_env, tmp_path, workers=2, count=60, index_range=131_072, capacity=25)
     with app.app_context():
         session = get_session()

@@ -1,0 +1,80 @@
+"""Candidate accounts (SPEC §5.1, §6; SECURITY A4), one module per concern: `passwords` (Argon2id
+and the policy), `login`, `sessions` (server-side), `links` (the e-mailed single-use links) and
+`profile`. The names below are the package's public interface."""
+
+from issuer.services.accounts.errors import (
+    AccountError,
+    BreachedPassword,
+    CurrentPasswordIncorrect,
+    EmailUnavailable,
+    InvalidCredentials,
+    InvalidProfile,
+    LoginRequired,
+    LoginThrottled,
+    PasswordMismatch,
+    TokenInvalid,
+    WeakPassword,
+)
+from issuer.services.accounts.links import (
+    TOKEN_LIFETIME,
+    complete_token,
+    start_first_login,
+    start_reset,
+    token_candidate,
+)
+from issuer.services.accounts.login import authenticate, find_by_identifier, record_throttled
+from issuer.services.accounts.passwords import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    PASSWORD_RECOMMENDED,
+    check_password_policy,
+    common_passwords,
+    hash_password,
+    set_password,
+)
+from issuer.services.accounts.profile import (
+    PROFILE_FIELDS,
+    change_password,
+    countries,
+    log_out_everywhere,
+    update_profile,
+)
+from issuer.services.accounts.sessions import SESSION_IDLE, end_session, load_session, open_session
+
+__all__ = [
+    "PASSWORD_MAX",
+    "PASSWORD_MIN",
+    "PASSWORD_RECOMMENDED",
+    "PROFILE_FIELDS",
+    "SESSION_IDLE",
+    "TOKEN_LIFETIME",
+    "AccountError",
+    "BreachedPassword",
+    "CurrentPasswordIncorrect",
+    "EmailUnavailable",
+    "InvalidCredentials",
+    "InvalidProfile",
+    "LoginRequired",
+    "LoginThrottled",
+    "PasswordMismatch",
+    "TokenInvalid",
+    "WeakPassword",
+    "authenticate",
+    "change_password",
+    "check_password_policy",
+    "common_passwords",
+    "complete_token",
+    "countries",
+    "end_session",
+    "find_by_identifier",
+    "hash_password",
+    "load_session",
+    "log_out_everywhere",
+    "open_session",
+    "record_throttled",
+    "set_password",
+    "start_first_login",
+    "start_reset",
+    "token_candidate",
+    "update_profile",
+]

@@ -1,0 +1,80 @@
+"""A compromised signing key (SPEC §5.7): unpublished at once, everything it signed revoked
+(`key_compromise`), and — with `reissue` — every still-valid credential reissued under the
+active key, each old one pointing to its replacement. One unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer.context import IssuerContext
+from issuer.db import unit_of_work
+from issuer.errors import InvalidKeyState
+from issuer.models import CredentialRecord, SigningKeyRecord
+from issuer.services import audit, issuance, keyring, revocation, status_lists
+from issuer.services.state import bump_generation
+from keys import KeyState
+
+REISSUE_BATCH = 500  # credentials signed per issuance call (and per progress step)
+
+
+@dataclass
+class CompromiseReport:
+    key: SigningKeyRecord
+    revoked: list[str] = field(default_factory=list)
+    reissued: dict[str, str] = field(default_factory=dict)  # old id -> new id
+    new_active: str | None = None
+
+
+def mark_compromised(
+    session: Session,
+    ctx: IssuerContext,
+    key_ref: str,
+    *,
+    now: datetime,
+    actor: str,
+    reissue: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> CompromiseReport:
+    """Unpublish the key, revoke everything it signed, and optionally reissue what was valid."""
+    with unit_of_work(session):
+        record = keyring.get_key(session, ctx, key_ref)
+        if record.state == KeyState.COMPROMISED:
+            raise InvalidKeyState("the key is already marked compromised")
+        report = CompromiseReport(key=record)
+        if record.state == KeyState.ACTIVE:
+            report.new_active = keyring.create_active_key(session, ctx, now).thumbprint
+        record.state = KeyState.COMPROMISED.value
+        record.compromised_at = now
+        session.flush()
+        affected = list(
+            session.execute(
+                select(CredentialRecord)
+                .where(CredentialRecord.signed_by == record.thumbprint, CredentialRecord.revoked_at.is_(None))
+                .order_by(CredentialRecord.issued_at, CredentialRecord.id)
+            ).scalars()
+        )
+        if reissue:
+            still_valid = [c for c in affected if c.valid_until is None or c.valid_until > now]
+            for start in range(0, len(still_valid), REISSUE_BATCH):
+                batch = still_valid[start : start + REISSUE_BATCH]
+                issued = issuance.issue(session, ctx, issuance.grants_for(session, batch), now=now)
+                report.reissued.update((old.id, new.id) for old, new in zip(batch, issued, strict=True))
+                if progress is not None:
+                    progress(start + len(batch), len(still_valid))
+        revocation.revoke(
+            session, ctx, affected, reason="key_compromise", note=None, actor=actor, now=now,
+            replaced_by=report.reissued,
+        )  # fmt: skip
+        report.revoked = [c.id for c in affected]
+        status_lists.resign_lists_signed_by(session, ctx, record.thumbprint, keyring.active_signer(session, ctx), now)
+        bump_generation(session)
+        audit.record(
+            session, actor=actor, action="key.compromised", target=record.thumbprint, now=now,
+            revoked=len(report.revoked), reissued=len(report.reissued),
+        )  # fmt: skip
+    return report
