@@ -36,7 +36,7 @@ def setup(tmp: Path, rows: int, database_url: str | None) -> tuple[dict[str, str
     """An initialised instance with `rows` candidates and registrations (bulk-inserted), and the feed."""
     from sqlalchemy import insert, select
 
-    from issuer import create_app
+    from issuer import create_app, runtime
     from issuer.db import get_session, unit_of_work
     from issuer.models import Candidate, Registration
     from issuer.services import candidates, certifications
@@ -53,7 +53,7 @@ def setup(tmp: Path, rows: int, database_url: str | None) -> tuple[dict[str, str
     with app.app_context():
         app.extensions["certmanager.db"].upgrade()
         session = get_session()
-        ctx = app.extensions["certmanager"]
+        ctx = runtime.of(app).ctx
         initialize(session, ctx, now=now)
         batch = 5000
         for start in range(0, rows, batch):
@@ -93,12 +93,12 @@ def setup(tmp: Path, rows: int, database_url: str | None) -> tuple[dict[str, str
 
 def child_import(feed: str) -> None:
     """Runs in its own process: the import, with RSS sampled as it goes."""
-    from issuer import create_app
+    from issuer import create_app, runtime
     from issuer.db import get_session
     from issuer.services.imports import import_results
 
     app = create_app()
-    ctx = app.extensions["certmanager"]
+    ctx = runtime.of(app).ctx
     samples: list[tuple[int, float]] = []
 
     def progress(done: int) -> None:
@@ -120,13 +120,13 @@ def raw_baseline(env: dict[str, str], rows: int) -> float:
     of the credentials table."""
     from sqlalchemy import MetaData, Table, select
 
-    from issuer import create_app
+    from issuer import create_app, runtime
     from issuer.db import get_session, unit_of_work
     from issuer.models import CredentialRecord
     from issuer.services.keyring import active_signer
 
     app = create_app()
-    ctx = app.extensions["certmanager"]
+    ctx = runtime.of(app).ctx
     with app.app_context():
         session = get_session()
         signer = active_signer(session, ctx)

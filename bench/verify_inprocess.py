@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from issuer import create_app
-from issuer.db import get_session
+from issuer import create_app, runtime
+from issuer.db import get_session, unit_of_work
 from issuer.services import candidates, certifications
-from issuer.services.keyring import active_key
+from issuer.services.keyring import active_signer
 from issuer.services.setup import initialize
 from keys import b64url_decode
 
@@ -34,22 +34,24 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"instance_dir": tmp, "signing_alg": args.alg, "ratelimit_verify": "0"})
-        ctx = app.extensions["certmanager"]
+        ctx = runtime.of(app).ctx
         with app.app_context():
             db = app.extensions["certmanager.db"]
             db.upgrade()
             session = get_session()
             now = datetime.now(UTC)
             initialize(session, ctx, now=now)
-            cand = candidates.create_candidate(
-                session, email="b@example.org", first_name="Bench", last_name="Mark", now=now
-            )
-            _, record = certifications.grant(session, ctx, cand, "CNA-ENT", (now - timedelta(days=1)).date(), now=now)
-            session.commit()
+            with unit_of_work(session):
+                cand = candidates.create_candidate(
+                    session, email="b@example.org", first_name="Bench", last_name="Mark", now=now
+                )
+                _, record = certifications.grant(
+                    session, ctx, cand, "CNA-ENT", (now - timedelta(days=1)).date(), now=now
+                )
             token = record.jwt
-            local = app.extensions["certmanager.verification"]
+            local = runtime.of(app).verification
             assert local.verify(session, token, now=now).verified
-            public = ctx.signer(active_key(session)).public
+            public = active_signer(session, ctx).public
             pyjwt_key = public._key  # noqa: SLF001 - the same key object, for a like-for-like baseline
             header_b64, payload_b64, sig_b64 = token.split(".")
             signing_input, signature = f"{header_b64}.{payload_b64}".encode(), b64url_decode(sig_b64)

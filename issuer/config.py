@@ -1,4 +1,5 @@
-"""Settings from the environment (SPEC §3.2), with generated secrets for the embedded default."""
+"""The issuer's settings from the environment (SPEC §3.2), read with the one reader of
+`verifier.settings`, with generated secrets for the embedded default."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from issuer.errors import ConfigError
+from verifier.settings import DEFAULT_BASE_URL, DEFAULT_RATELIMIT, SettingsError, integer, normalize_origin, text
 
 SIGNING_ALGS = ("ES256", "EdDSA", "RS256")
 STATUS_LIST_ENTRIES = 131_072
@@ -29,10 +30,10 @@ class Settings:
     catalog_path: Path | None = None
     ratelimit_storage_url: str = "memory://"
     status_ttl_ms: int = 300_000
-    ratelimit_verify: str = "300/minute"
-    trusted_issuers: tuple[str, ...] = ()
+    ratelimit_verify: str = DEFAULT_RATELIMIT
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
     trusted_proxies: int = 0
+    workers: int = 1  # worker processes of this instance (`serve --workers`)
     # Not environment variables: knobs for tests and benchmarks.
     status_list_capacity: int = STATUS_LIST_ENTRIES * 3 // 4
     status_index_range: int = STATUS_LIST_ENTRIES
@@ -47,26 +48,6 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
-
-
-def _base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"CERTMANAGER_BASE_URL must be an http(s) origin, got {value!r}")
-    return value.rstrip("/")
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value
 
 
 def _instance_secret(instance_dir: Path, name: str) -> str:
@@ -86,7 +67,13 @@ def _instance_secret(instance_dir: Path, name: str) -> str:
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build Settings from `env` (default os.environ); `overrides` win. Raises ConfigError."""
-    env = os.environ if env is None else env
+    try:
+        return _load(os.environ if env is None else env, overrides)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _load(env: Mapping[str, str], overrides: dict[str, Any]) -> Settings:
     instance_dir = Path(overrides.pop("instance_dir", None) or env.get("CERTMANAGER_INSTANCE_DIR") or "instance")
     instance_dir = instance_dir.resolve()
     try:
@@ -111,17 +98,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             raise ConfigError(f"{var} is required with a database other than SQLite: every instance must share it")
         return _instance_secret(instance_dir, name)
 
-    alg = overrides.pop("signing_alg", None) or env.get("CERTMANAGER_SIGNING_ALG") or "ES256"
+    alg = overrides.pop("signing_alg", None) or text(env, "CERTMANAGER_SIGNING_ALG", "ES256")
     if alg not in SIGNING_ALGS:
         raise ConfigError(f"CERTMANAGER_SIGNING_ALG must be one of {', '.join(SIGNING_ALGS)}, got {alg!r}")
-    base_url = _base_url(overrides.pop("base_url", None) or env.get("CERTMANAGER_BASE_URL") or "http://127.0.0.1:5000")
+    base_url = normalize_origin(overrides.pop("base_url", None) or text(env, "CERTMANAGER_BASE_URL", DEFAULT_BASE_URL))
     catalog = overrides.pop("catalog_path", None) or env.get("CERTMANAGER_CATALOG")
-    trusted = overrides.pop("trusted_issuers", None)
-    if trusted is None:
-        raw = env.get("CERTMANAGER_TRUSTED_ISSUERS", "")
-        trusted = tuple(_base_url(u.strip()) for u in raw.split(",") if u.strip()) or (base_url,)
-    ratelimit = overrides.pop("ratelimit_verify", None) or env.get("CERTMANAGER_RATELIMIT_VERIFY") or "300/minute"
-
     settings = Settings(
         base_url=base_url,
         database_url=database_url,
@@ -131,16 +112,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         signing_alg=alg,
         smtp_url=overrides.pop("smtp_url", None) or env.get("CERTMANAGER_SMTP_URL") or None,
         issuer_name=overrides.pop("issuer_name", None)
-        or env.get("CERTMANAGER_ISSUER_NAME")
-        or "Example Certification Program",
+        or text(env, "CERTMANAGER_ISSUER_NAME", "Example Certification Program"),
         catalog_path=Path(catalog) if catalog else None,
         ratelimit_storage_url=overrides.pop("ratelimit_storage_url", None)
-        or env.get("CERTMANAGER_RATELIMIT_STORAGE_URL")
-        or "memory://",
-        status_ttl_ms=overrides.pop("status_ttl_ms", None) or _int(env, "CERTMANAGER_STATUS_TTL", 300_000),
-        ratelimit_verify=str(ratelimit),
-        trusted_issuers=tuple(trusted),
-        trusted_proxies=overrides.pop("trusted_proxies", None) or _int(env, "CERTMANAGER_TRUSTED_PROXIES", 0),
+        or text(env, "CERTMANAGER_RATELIMIT_STORAGE_URL", "memory://"),
+        status_ttl_ms=overrides.pop("status_ttl_ms", None) or integer(env, "CERTMANAGER_STATUS_TTL", 300_000),
+        ratelimit_verify=str(
+            overrides.pop("ratelimit_verify", None) or text(env, "CERTMANAGER_RATELIMIT_VERIFY", DEFAULT_RATELIMIT)
+        ),
+        trusted_proxies=overrides.pop("trusted_proxies", None) or integer(env, "CERTMANAGER_TRUSTED_PROXIES", 0),
     )
     if overrides:
         settings = settings.with_overrides(**overrides)

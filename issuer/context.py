@@ -1,5 +1,5 @@
-"""What every service needs besides a session: settings, catalog, clock, mail rendering, URL
-builders and the per-process caches (decrypted keys, achievements)."""
+"""What every service needs besides a session: settings, catalog, clock, mail rendering, the
+throttles, URL builders and the per-process caches (decrypted keys, achievements)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from issuer.catalog import Catalog
 from issuer.config import Settings
 from issuer.mail_templates import JinjaMailRenderer, MailRenderer
 from issuer.models import SigningKeyRecord
+from issuer.throttle import Throttle, store_for
 from keys import SigningKey, load_signing_key
 
 
@@ -32,6 +33,7 @@ class IssuerContext:
         self.mail: MailRenderer = mail or JinjaMailRenderer(
             issuer_name=settings.issuer_name, base_url=settings.base_url
         )
+        self.throttle = Throttle(store_for(settings.ratelimit_storage_url))
         self._signers: dict[str, SigningKey] = {}
         self.achievements: dict[str, dict[str, Any]] = {}  # Open Badges Achievement per code
 

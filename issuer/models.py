@@ -276,9 +276,23 @@ class AuditEvent(Base):
 
 
 class IssuerState(Base):
-    """One row; `generation` moves whenever keys or published status lists change."""
+    """One row; `generation` moves whenever keys or published status lists change, and
+    `base_url` is the public origin every credential of this database carries (SPEC §3.2)."""
 
     __tablename__ = "issuer_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    base_url: Mapped[str | None] = mapped_column(String(2000))
+
+
+class ThrottleHit(Base):
+    """One counted attempt of a throttle (logins, e-mailed links, ID checks), kept only until it
+    leaves every window: `key` is a hash, never an identifier or an address."""
+
+    __tablename__ = "throttle_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,46 +1,78 @@
-"""Production serving: gunicorn embedded, after a preflight that fails with a clear message."""
+"""Production serving: gunicorn embedded, after a preflight that fails with a clear message; the
+mail outbox delivered from the master; an access log without secrets."""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 from sqlalchemy.exc import SQLAlchemyError
 
-from issuer.errors import ConfigError
+from issuer import runtime
+from issuer.errors import ConfigError, IssuerError
 from keys import KeyError_
 
 MAIL_INTERVAL = 10.0  # seconds between two passes over the mail outbox
 
 
-def preflight(app: Flask) -> str | None:
-    """A reason the app cannot serve (database, schema, key passphrase), or None."""
+@dataclass(frozen=True)
+class Preflight:
+    problem: str | None = None  # the server must not start
+    warning: str | None = None  # it starts, answering 503 until this is resolved
+
+
+def preflight(app: Flask) -> Preflight:
+    """Whether the app can serve: mail settings, schema, the pinned origin, the key passphrase.
+    A database that does not answer yet is a warning: the server starts and answers 503 until
+    it does, and checks the origin then."""
     from issuer.db import get_db, get_session
     from issuer.mail_transport import transport_for
+    from issuer.services import origin
     from issuer.services.keyring import active_key
 
+    ctx = runtime.of(app).ctx
     try:
-        transport_for(app.extensions["certmanager"].settings)
+        transport_for(ctx.settings)
     except ConfigError as exc:
-        return exc.message
+        return Preflight(exc.message)
     try:
         if not get_db().is_initialized():
-            return "the database is not initialised: run `certmanager init` first"
+            return Preflight("the database is not initialised: run `certmanager init` first")
+        origin.check(get_session(), ctx)
         record = active_key(get_session())
         if record is None:
-            return "there is no active signing key: run `certmanager init`"
-        app.extensions["certmanager"].decrypt(record)
-    except KeyError_ as exc:
-        return str(exc)
+            return Preflight("there is no active signing key: run `certmanager init`")
+        ctx.decrypt(record)
+    except (KeyError_, IssuerError) as exc:
+        return Preflight(exc.message if isinstance(exc, IssuerError) else str(exc))
     except SQLAlchemyError as exc:
-        return f"cannot reach the database ({exc.__class__.__name__}); check CERTMANAGER_DATABASE_URL"
+        return Preflight(warning=f"the database does not answer ({exc.__class__.__name__}); serving 503 until it does")
     finally:
         get_session().close()
         get_db().dispose()  # never share pooled connections with forked workers
-    return None
+    return Preflight()
+
+
+_SECRET_PATH = re.compile(r"/reset/[^/\s?#]+")
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger with the single-use tokens of `/reset/<token>` links kept out of the
+    access log (a log line must never be a working password-reset link)."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "U", "{raw_uri}e"):
+            value = atoms.get(name)
+            if isinstance(value, str):
+                atoms[name] = _SECRET_PATH.sub("/reset/[redacted]", value)
+        return atoms
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -98,7 +130,7 @@ class MailLoop:
 
         self._app = app
         self._interval = interval
-        self._transport = transport_for(app.extensions["certmanager"].settings)  # ConfigError now, not later
+        self._transport = transport_for(runtime.of(app).ctx.settings)  # ConfigError now, not later
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,7 +151,7 @@ class MailLoop:
     def _run(self, log: _Log) -> None:
         from issuer.db import Database
 
-        database = Database(self._app.extensions["certmanager"].settings.database_url)
+        database = Database(runtime.of(self._app).ctx.settings.database_url)
         while not self._stop.is_set():
             busy = self.tick(database, log)
             if not busy:
@@ -129,7 +161,7 @@ class MailLoop:
         """One batch; True if it was full (more may be due). A failure is logged, never raised."""
         from issuer.services.mail import BATCH, deliver_due
 
-        ctx = self._app.extensions["certmanager"]
+        ctx = runtime.of(self._app).ctx
         with _fork_guard.lock:  # one batch at a time, so a worker waits for one batch at most
             try:
                 with self._app.app_context(), database.session() as session:
@@ -144,9 +176,12 @@ class MailLoop:
                 database.dispose()  # no connection is left open for a worker forked between passes
 
 
-def run(app: Flask, *, host: str, port: int, workers: int, deliver_mail: bool | None = None) -> None:
+def run(
+    app: Flask, *, host: str, port: int, workers: int, trusted_proxies: int = 0, deliver_mail: bool | None = None
+) -> None:
     """Serve `app` with gunicorn. `deliver_mail` (default: when `app` is the issuer, which has a
-    database) also delivers the mail outbox from a thread of the gunicorn master."""
+    database) also delivers the mail outbox from a thread of the gunicorn master. Forwarded
+    headers are the app's to trust (`trusted_proxies` hops, through ProxyFix), never gunicorn's."""
     if deliver_mail is None:
         deliver_mail = "certmanager.db" in app.extensions
     hooks: dict[str, Any] = {}
@@ -167,6 +202,9 @@ def run(app: Flask, *, host: str, port: int, workers: int, deliver_mail: bool | 
             "accesslog": "-",
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
             "errorlog": "-",
-            "forwarded_allow_ips": "127.0.0.1",
+            "logger_class": RedactingLogger,
+            # gunicorn would take X-Forwarded-Proto from loopback whatever CERTMANAGER_TRUSTED_PROXIES says.
+            "secure_scheme_headers": {},
+            "forwarded_allow_ips": "127.0.0.1" if trusted_proxies else "",
         },
     ).run()

@@ -6,16 +6,16 @@ thumbprint), and `SigningKey` never exposes the private key object.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import jwt
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -29,6 +29,12 @@ _SALT_LEN = 16
 _NONCE_LEN = 12
 # scrypt cost: ~30 ms once per process per key; the passphrase is usually a generated secret.
 _SCRYPT_N = 2**14
+# The order n of P-256. ECDSA's (r, s) and (r, n - s) are both valid; many verifiers (and
+# signature malleability rules) accept only s <= n/2, so we sign with that one.
+_P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P256_HALF_ORDER: Final = _P256_ORDER // 2
+_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
+_PKCS1V15: Final = padding.PKCS1v15()
 
 PublicKeyObject = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 PrivateKeyObject = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
@@ -79,11 +85,12 @@ class GeneratedKey:
 class SigningKey:
     """The private half of a key, decrypted in memory; signs compact JWTs."""
 
-    __slots__ = ("_private", "public")
+    __slots__ = ("_headers", "_private", "public")
 
     def __init__(self, private: PrivateKeyObject, public: PublicKey) -> None:
         self._private = private
         self.public = public
+        self._headers: dict[str | None, str] = {}  # encoded header by typ (no extra headers)
 
     @property
     def kid(self) -> str:
@@ -96,13 +103,40 @@ class SigningKey:
     def sign(
         self, claims: Mapping[str, Any], *, typ: str | None, extra_headers: Mapping[str, str] | None = None
     ) -> str:
-        """Sign `claims` as a compact JWS with header `alg`, `kid` and (if given) `typ`."""
-        headers: dict[str, Any] = {"kid": self.kid}
-        if typ is not None:
-            headers["typ"] = typ
+        """Sign `claims` as a compact JWS with header `alg`, `kid` and (if given) `typ`.
+
+        RFC 7515 §7.1 serialisation, as PyJWT writes it: compact JSON, header members sorted.
+        The payload is UTF-8, so a string with a lone surrogate (no UTF-8 form) raises ValueError.
+        """
         if extra_headers:
-            headers.update(extra_headers)
-        return jwt.encode(dict(claims), self._private, algorithm=self.alg, headers=headers)
+            encoded_header = self._encode_header(typ, extra_headers)
+        else:
+            encoded_header = self._headers.get(typ) or self._headers.setdefault(typ, self._encode_header(typ, None))
+        payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        signing_input = f"{encoded_header}.{b64url_encode(payload)}"
+        return f"{signing_input}.{b64url_encode(self._signature(signing_input.encode('ascii')))}"
+
+    def _encode_header(self, typ: str | None, extra_headers: Mapping[str, str] | None) -> str:
+        header: dict[str, Any] = {"alg": self.alg, "kid": self.kid}
+        if typ is not None:
+            header["typ"] = typ
+        if extra_headers:
+            if "alg" in extra_headers:
+                raise ValueError("the algorithm is the key's own; extra headers cannot name another")
+            header.update(extra_headers)
+        return b64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+
+    def _signature(self, signing_input: bytes) -> bytes:
+        """The JWS signature (RFC 7518 §3): raw r||s with low s for ES256."""
+        private = self._private
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(private.sign(signing_input, _ECDSA_SHA256))
+            if s > _P256_HALF_ORDER:
+                s = _P256_ORDER - s
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        if isinstance(private, ed25519.Ed25519PrivateKey):
+            return private.sign(signing_input)
+        return private.sign(signing_input, _PKCS1V15, hashes.SHA256())
 
     def __repr__(self) -> str:
         return f"SigningKey(kid={self.kid!r}, alg={self.alg!r})"

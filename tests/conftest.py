@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from issuer import create_app
+from issuer import create_app, runtime
 from issuer.db import Database, get_session, unit_of_work
 from issuer.models import Base
 from issuer.services import candidates, certifications
@@ -136,14 +136,14 @@ def app(app_env: dict[str, str], clock: FakeClock, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(key, value)
     application = make_app(app_env, clock)
     with application.app_context():
-        initialize(get_session(), application.extensions["certmanager"], now=clock())
+        initialize(get_session(), runtime.of(application).ctx, now=clock())
     yield application
     application.extensions["certmanager.db"].dispose()
 
 
 @pytest.fixture
 def ctx(app: Any) -> Any:
-    return app.extensions["certmanager"]
+    return runtime.of(app).ctx
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ class Factory:
     ) -> Any:
         """A new candidate holding `code`; returns the credential record."""
         self._n += 1
-        ctx = self.app.extensions["certmanager"]
+        ctx = runtime.of(self.app).ctx
         with self.app.app_context():
             session = get_session()
             now = self.clock()

@@ -6,13 +6,13 @@ import stat
 
 import pytest
 
-from issuer import create_app
+from issuer import create_app, runtime
 from issuer.config import load_settings
 from issuer.errors import ConfigError
 
 
 def test_factory_uses_overrides(app):
-    assert app.extensions["certmanager"].settings.base_url == "http://cm.test"
+    assert runtime.of(app).ctx.settings.base_url == "http://cm.test"
     assert not create_app.__module__.startswith("tests")
 
 

@@ -6,7 +6,7 @@ token. Keys come only from the host's KeySource, never from the token (`jwk`, `j
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from keys import SUPPORTED_ALGORITHMS, KeyState
@@ -29,31 +29,48 @@ from verifier.interfaces import KeySource, RevocationDetailsSource, StatusSource
 from verifier.jws import UnverifiedJWS, parse_compact
 from verifier.result import Check, VerificationResult, public_reason
 from verifier.statuslist import normalized_typ
-from verifier.timeutil import format_datetime
+from verifier.timeutil import format_datetime, long_date
 
 # One shared leeway for nbf/exp (SECURITY A1 #9: at most 60 s).
 LEEWAY: Final = timedelta(seconds=60)
 ACCEPTED_CREDENTIAL_TYP: Final = frozenset({None, "jwt", "vc+jwt"})
 # Header members that name a key source outside the issuer's published key ring.
 _TOKEN_KEY_SOURCES: Final = ("jku", "x5u", "x5c")
+# Registered JOSE algorithm names (RFC 7518 §3.1, RFC 8037, RFC 8812): a refused `alg` is named
+# in the detail only when it is one of these words, never as free text from an unsigned token.
+_JOSE_ALGORITHMS: Final = frozenset(
+    {"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+    | {"PS256", "PS384", "PS512", "EdDSA", "ES256K", "Ed25519", "Ed448"}
+)
+# The format check of a token refused at the key or the signature: its claims of what it is
+# (certification or transcript) are not repeated.
+_WELL_FORMED: Final = Check("format", True, "a well-formed JWT credential", code="well_formed")
+# What a key source's failure says when its own detail repeats the unsigned issuer id or kid.
+_KEY_SOURCE_DETAILS: Final = {
+    "untrusted_issuer": "this verifier does not trust the credential's issuer",
+    "unknown_key": "the issuer has no published key with this kid",
+    "key_compromised": "the issuer reported this signing key compromised",
+    "status_unavailable": "the issuer's key set could not be fetched",
+}
 
 
-def check_header(header: dict[str, Any]) -> str:
-    """Apply the header policy; returns the `kid`. Raises Unsupported."""
-    alg = header.get("alg")
+def check_header(unverified_header: dict[str, Any]) -> str:
+    """Apply the header policy; returns the (still unverified) `kid`. Raises Unsupported."""
+    alg = unverified_header.get("alg")
     if alg not in SUPPORTED_ALGORITHMS:
-        raise Unsupported(f"algorithm {alg!r} is not accepted (only {', '.join(SUPPORTED_ALGORITHMS)})")
-    if "crit" in header:
+        named = repr(alg) if isinstance(alg, str) and alg in _JOSE_ALGORITHMS else "of this token"
+        raise Unsupported(f"the algorithm {named} is not accepted (only {', '.join(SUPPORTED_ALGORITHMS)})")
+    if "crit" in unverified_header:
         raise Unsupported("critical header extensions are not supported")
-    cty = header.get("cty")
+    cty = unverified_header.get("cty")
     if isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt"):
         raise Unsupported("nested JWTs (cty: JWT) are not accepted")
-    if normalized_typ(header) not in ACCEPTED_CREDENTIAL_TYP:
-        raise Unsupported(f"typ {header.get('typ')!r} is not a credential type")
+    if normalized_typ(unverified_header) not in ACCEPTED_CREDENTIAL_TYP:
+        raise Unsupported("the typ header is not a credential type (accepted: absent, JWT or vc+jwt)")
     for member in _TOKEN_KEY_SOURCES:
-        if member in header:
+        if member in unverified_header:
             raise Unsupported(f"keys named by the token ({member}) are never used")
-    kid = header.get("kid")
+    kid = unverified_header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise Unsupported("the header has no kid naming one of the issuer's published keys")
     return kid
@@ -85,38 +102,48 @@ class Verifier:
         return result
 
     def _verify(self, token: str, now: datetime, result: VerificationResult, failures: list[VerificationError]) -> None:
+        # Until the signature verifies, everything read from the token is `unverified_*`: it may
+        # decide a refusal, but no check passes on it and none of its text is repeated back.
         jws: UnverifiedJWS = parse_compact(token)
         header_error: VerificationError | None = None
-        kid = ""
+        unverified_kid = ""
         try:
-            kid = check_header(jws.unverified_header)
+            unverified_kid = check_header(jws.unverified_header)
         except Unsupported as exc:
             header_error = exc
         try:
-            unverified = parse_credential(jws.unverified_payload)
+            unverified_credential = parse_credential(jws.unverified_payload)
         except (Malformed, Unsupported) as exc:
             if header_error is not None and PRIORITY.index(header_error.code) < PRIORITY.index(exc.code):
                 raise header_error from None
             raise
         if header_error is not None:
             raise header_error
-        result.checks.append(Check("format", True, f"well-formed {unverified.kind} credential"))
 
-        entry = self._keys.resolve(unverified.issuer_id, kid)
+        try:
+            entry = self._keys.resolve(unverified_credential.issuer_id, unverified_kid)
+        except VerificationError as exc:
+            result.checks.append(_WELL_FORMED)
+            raise _from_key_source(exc, unverified_credential.issuer_id, unverified_kid) from None
         if jws.unverified_header.get("alg") != entry.key.alg:
             raise Unsupported("the token's alg is not the algorithm of the key it names")
-        issuer_label = unverified.issuer_name or unverified.issuer_id
         if not entry.key.verify(jws.signing_input, jws.signature):
-            result.checks.append(Check("issuer", True, f"key of {issuer_label}"))
+            result.checks.append(_WELL_FORMED)
             raise InvalidSignature("the signature does not match the issuer's key")
-        credential = unverified  # the signature covers everything parsed above
-        result.checks.append(Check("signature", True, f"signed with {entry.key.alg} by the issuer's key"))
+
+        credential = unverified_credential  # the signature covers the header and everything parsed above
+        result.checks.append(Check("format", True, f"well-formed {credential.kind} credential", code="well_formed"))
+        result.checks.append(
+            Check("signature", True, f"signed with {entry.key.alg} by the issuer's key", code="signed")
+        )
         result.credential = credential.public_view()
         if entry.state == KeyState.COMPROMISED:
-            result.checks.append(Check("issuer", False, "the signing key was reported compromised"))
-            failures.append(KeyCompromised("the issuer reported this signing key compromised"))
+            failure = KeyCompromised("the issuer reported this signing key compromised")
+            result.checks.append(Check("issuer", False, failure.detail, code=failure.code))
+            failures.append(failure)
         else:
-            result.checks.append(Check("issuer", True, f"issued by {issuer_label}"))
+            issuer_label = credential.issuer_name or credential.issuer_id
+            result.checks.append(Check("issuer", True, f"issued by {issuer_label}", code="issued"))
 
         self._check_period(credential, now, result, failures)
         self._check_status(credential, now, result, failures)  # even when expired: revoked outranks it
@@ -125,7 +152,9 @@ class Verifier:
         self, credential: Credential, now: datetime, result: VerificationResult, failures: list[VerificationError]
     ) -> None:
         if not credential.status_entries:
-            result.checks.append(Check("status", True, "no status list: the credential cannot be revoked"))
+            result.checks.append(
+                Check("status", True, "no status list: the credential cannot be revoked", code="no_status_list")
+            )
             return
         for entry in credential.status_entries:
             try:
@@ -134,14 +163,15 @@ class Verifier:
                 )
                 is_set = status_list.is_set(entry.index)
             except StatusUnavailable as exc:
-                result.checks.append(Check("status", False, exc.detail))
+                result.checks.append(Check("status", False, exc.detail, code=exc.code))
                 failures.append(exc)
                 continue
             if not is_set:
-                result.checks.append(Check("status", True, f"not {_PAST[entry.purpose]}"))
+                past = _PAST[entry.purpose]
+                result.checks.append(Check("status", True, f"not {past}", code=f"not_{past}"))
                 continue
             failure = self._flagged(credential, entry.purpose, result)
-            result.checks.append(Check("status", False, failure.detail))
+            result.checks.append(Check("status", False, failure.detail, code=failure.code))
             failures.append(failure)
 
     def _flagged(self, credential: Credential, purpose: str, result: VerificationResult) -> VerificationError:
@@ -169,21 +199,17 @@ class Verifier:
     ) -> None:
         # The leeway moves `now`, not the credential's dates (9999-12-31 + 60 s would overflow).
         if credential.valid_until is not None and now - LEEWAY > credential.valid_until:
-            failure: VerificationError = Expired(f"expired on {_day(credential.valid_until)}")
+            failure: VerificationError = Expired(f"expired on {long_date(credential.valid_until)}")
         elif credential.valid_from is not None and now + LEEWAY < credential.valid_from:
-            failure = NotYetValid(f"valid from {_day(credential.valid_from)}")
+            failure = NotYetValid(f"valid from {long_date(credential.valid_from)}")
         else:
-            until = f"until {_day(credential.valid_until)}" if credential.valid_until else "with no end date"
-            result.checks.append(Check("validity_period", True, f"within its validity period ({until})"))
+            until = f"until {long_date(credential.valid_until)}" if credential.valid_until else "with no end date"
+            result.checks.append(
+                Check("validity_period", True, f"within its validity period ({until})", code="within_period")
+            )
             return
-        result.checks.append(Check("validity_period", False, failure.detail))
+        result.checks.append(Check("validity_period", False, failure.detail, code=failure.code))
         failures.append(failure)
-
-
-def _day(moment: datetime) -> str:
-    """A date as people read it in the check details: `25 November 2029` (UTC)."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.day} {utc:%B %Y}"
 
 
 _PAST = {"revocation": "revoked", "suspension": "suspended"}
@@ -191,4 +217,16 @@ _PAST = {"revocation": "revoked", "suspension": "suspended"}
 
 def _record(result: VerificationResult, exc: VerificationError) -> None:
     """Add the failed check a raised failure belongs to (format, issuer or signature)."""
-    result.checks.append(Check(exc.check, False, exc.detail))
+    result.checks.append(Check(exc.check, False, exc.detail, code=str(exc.data.get("finding", exc.code))))
+
+
+def _from_key_source(exc: VerificationError, *unverified: str) -> VerificationError:
+    """A key source's failure as reported: its detail replaced when it repeats the token's
+    unsigned issuer id or kid (a host may echo what it was asked), a key set that could not be
+    fetched told apart from a status list that could not."""
+    detail = exc.detail
+    if any(text and text in detail for text in unverified):
+        detail = _KEY_SOURCE_DETAILS.get(exc.code, "the issuer's keys cannot be used for this credential")
+    if isinstance(exc, StatusUnavailable):
+        return StatusUnavailable(detail, finding="key_set_unavailable")
+    return exc if detail is exc.detail else type(exc)(detail)

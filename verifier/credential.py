@@ -95,7 +95,7 @@ def _date_field(credential: dict[str, Any], name: str) -> datetime | None:
     try:
         return parse_datetime(value)
     except ValueError as exc:
-        raise Malformed(f"{name} is not an ISO 8601 date-time with an offset") from exc
+        raise Malformed(f"{name} is not an ISO 8601 date-time with an offset, within years 1-9999 in UTC") from exc
 
 
 def _types(value: Any) -> list[str]:
@@ -111,6 +111,8 @@ def _matches(claim: int | None, moment: datetime | None, what: str) -> None:
 
 
 def parse_credential(payload: dict[str, Any]) -> Credential:
+    """Read a credential out of a JWT payload. The caller names what it returns `unverified_*`
+    until the signature over the payload verified; nothing here checks it."""
     iss = _str_claim(payload, "iss", required=True)
     assert iss is not None
     nbf = _int_claim(payload, "nbf")
@@ -278,7 +280,7 @@ def _status_entries(value: Any) -> list[StatusEntry]:
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             raise Malformed("each credentialStatus needs a type")
         if item["type"] != "BitstringStatusListEntry":
-            raise Unsupported(f"status method {item['type']!r} is not supported")
+            raise Unsupported("this status method is not supported (only BitstringStatusListEntry)")
         purpose, index, url = item.get("statusPurpose"), item.get("statusListIndex"), item.get("statusListCredential")
         if not isinstance(purpose, str) or not isinstance(url, str) or not url:
             raise Malformed("BitstringStatusListEntry needs statusPurpose and statusListCredential")

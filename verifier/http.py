@@ -1,67 +1,46 @@
-"""The verify API (`POST /api/v1/verify`) as a Flask blueprint, shared by the issuer and the
-stand-alone verifier. The host registers a function `token -> VerificationResult` as
-`app.extensions["verifier.verify"]`; it may raise `VerifierUnavailable` (→ 503)."""
+"""The verify API (`POST /api/v1/verify`, SPEC §3.4), shared by the issuer and the stand-alone
+verifier through the host interface (`verifier.host`)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from verifier.errors import StatusUnavailable
+from verifier.host import VerifierUnavailable, current_host
 from verifier.jws import MAX_TOKEN_BYTES
+from verifier.responses import CORS_HEADERS, json_response, problem
 from verifier.result import Check, VerificationResult
 
 api = Blueprint("verify_api", __name__)
 
-PROBLEM_JSON = "application/problem+json"
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Accept, If-None-Match",
-    "Access-Control-Expose-Headers": "ETag, Retry-After",
-    "Access-Control-Max-Age": "86400",
-}
 RAW_TOKEN_TYPES = frozenset({"application/vc+jwt", "application/jwt", "text/plain", "application/dc+sd-jwt"})
-
-
-class VerifierUnavailable(Exception):
-    """The host cannot verify right now (its database or a dependency is down)."""
-
-    def __init__(self, detail: str, retry_after: int = 5) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retry_after = retry_after
 
 
 class BadEnvelope(Exception):
     code = "bad_envelope"
 
 
-def problem(status: int, code: str, title: str, detail: str | None = None, **extra: Any) -> Response:
-    """An RFC 9457 problem document with our stable `code`."""
-    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": title, "status": status, "code": code}
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
-
-
-def json_response(payload: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype=mimetype)
+def read_body(limit: int) -> bytes:
+    """The whole request body, or 413 past `limit` bytes — also for a chunked body, which has no
+    Content-Length to refuse it by up front (reading one byte more tells)."""
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
 
 
 def extract_token() -> str:
     """The token from a JSON envelope or a raw body. Raises BadEnvelope."""
     mimetype = request.mimetype
-    raw = request.get_data(cache=False)
+    raw = read_body(MAX_TOKEN_BYTES)
     if mimetype == "application/json":
         try:
             body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise BadEnvelope("the body is not valid JSON") from None
         if not isinstance(body, dict) or "credential" not in body:
             raise BadEnvelope('the JSON body must be an object {"credential": "<token>"}')
@@ -74,36 +53,50 @@ def extract_token() -> str:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BadEnvelope("the body is not UTF-8 text") from None
-    raise BadEnvelope(f"unsupported Content-Type {mimetype!r}: send application/json, application/vc+jwt or text/plain")
+    raise BadEnvelope(
+        f"unsupported Content-Type {mimetype[:80]!r}: send application/json, application/vc+jwt or text/plain"
+    )
 
 
-def unavailable_result(detail: str, now: datetime) -> VerificationResult:
-    return VerificationResult(status=StatusUnavailable.code, checked_at=now, checks=[Check("status", False, detail)])
+def unavailable_result(detail: str) -> VerificationResult:
+    return VerificationResult(
+        status="status_unavailable", checked_at=current_host().now(), checks=[Check("status", False, detail)]
+    )
 
 
-def check_rate_limit(scope: str) -> None:
-    """The host's RateLimit (if any) for this client; raises 429."""
-    limit = current_app.extensions.get("verifier.ratelimit")
-    if limit is not None:
-        limit.check(scope, request.remote_addr or "unknown")
+def unavailable(exc: VerifierUnavailable) -> Response:
+    response = json_response(unavailable_result(exc.detail).to_dict(), status=503)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def client_key(address: str | None = None) -> str:
+    """Whom a per-client limit counts: the IPv4 address, or the IPv6 /64 (one subscriber's
+    network hands out a whole /64; counting single addresses would let one client rotate)."""
+    value = address if address is not None else (request.remote_addr or "")
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return value or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 @api.route("/api/v1/verify", methods=["POST"])
 def verify() -> Response:
-    check_rate_limit("verify")
-    request.max_content_length = MAX_TOKEN_BYTES
-    verify_fn: Callable[[str], VerificationResult] = current_app.extensions["verifier.verify"]
+    host = current_host()
+    host.check_rate("verify", client_key())
     try:
         token = extract_token()
     except BadEnvelope as exc:
         return problem(400, BadEnvelope.code, "Bad request envelope", str(exc))
     try:
-        result = verify_fn(token)
+        result = host.verify(token)
     except VerifierUnavailable as exc:
-        now_fn: Callable[[], datetime] = current_app.extensions["verifier.clock"]
-        response = json_response(unavailable_result(exc.detail, now_fn()).to_dict(), status=503)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return unavailable(exc)
     response = json_response(result.to_dict())
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,29 +1,22 @@
 """The human verifier: `/verify` (paste a token or link, upload an image, scan with the camera)
 and the verdict partials every credential page uses. Shared by the issuer and the stand-alone
-verifier; the host supplies `verifier.verify` and `verifier.resolve_link` in `app.extensions`."""
+verifier through the host interface (`verifier.host`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from verifier.http import (
-    CORS_HEADERS,
-    VerifierUnavailable,
-    check_rate_limit,
-    json_response,
-    problem,
-    unavailable_result,
-)
+from verifier.host import LinkNotResolvable, VerifierUnavailable, current_host
+from verifier.http import client_key, unavailable_result
 from verifier.images import MAX_UPLOAD_BYTES, UploadError, extract
 from verifier.jws import MAX_TOKEN_BYTES
-from verifier.result import VerificationResult
-from verifier.timeutil import parse_datetime
+from verifier.responses import CORS_HEADERS, json_response, problem, wants_json
+from verifier.timeutil import long_date, parse_datetime
+from verifier.wording import plain_words
 
 pages = Blueprint(
     "verify_pages",
@@ -32,6 +25,7 @@ pages = Blueprint(
     static_folder="static",
     static_url_path="/verifier-static",
 )
+pages.add_app_template_global(plain_words, "plain_words")
 
 VERDICTS = {
     "valid": ("Valid", "This credential is genuine and current."),
@@ -57,27 +51,16 @@ CHECK_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class ResolvedLink:
-    """A credential link the host may resolve: its signed token, and (issuer only) its page."""
-
-    token: str
-    page_url: str | None = None
-
-
-class LinkNotResolvable(Exception):
-    def __init__(self, message: str, status: int = 422, code: str = "link_not_resolvable") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-
-
 def normalize_link(url: str) -> str:
     """A pasted or scanned link as `scheme://host[:port]/path`: scheme and host lower-cased (they
     are case-insensitive), query and fragment dropped (share links pick up tracking parameters)."""
     parts = urlsplit(url.strip())
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
+
+
+@pages.app_context_processor
+def _trusted() -> dict[str, object]:
+    return {"trusted_issuers": current_host().trusted_issuers}
 
 
 @pages.app_template_global()
@@ -91,15 +74,13 @@ def check_label(name: str) -> str:
 
 
 @pages.app_template_filter("long_date")
-def long_date(value: str | datetime) -> str:
-    """`2029-10-19T23:59:59Z` → `19 October 2029` (UTC)."""
-    moment = parse_datetime(value) if isinstance(value, str) else value
-    return f"{moment.day} {moment:%B %Y}"
-
-
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
-    return best == "application/json"
+def long_date_filter(value: str | date) -> str:
+    """`2029-10-19T23:59:59Z` → `19 October 2029` (UTC); a date as it is."""
+    if isinstance(value, str):
+        return long_date(parse_datetime(value))
+    if isinstance(value, datetime):
+        return long_date(value)
+    return f"{value.day} {value:%B %Y}"
 
 
 def _form(status: int = 200, **context: object) -> Response:
@@ -108,7 +89,7 @@ def _form(status: int = 200, **context: object) -> Response:
 
 
 def _refuse(code: str, status: int, message: str, pasted: str = "") -> Response:
-    if _wants_json():
+    if wants_json():
         return problem(status, code, "Cannot verify this input", message)
     return _form(status, error=message, error_code=code, pasted=pasted)
 
@@ -120,7 +101,8 @@ def verify_form() -> Response:
 
 @pages.post("/verify")
 def verify_submit() -> BaseResponse:
-    check_rate_limit("verify")
+    host = current_host()
+    host.check_rate("verify", client_key())
     request.max_content_length = MAX_UPLOAD_BYTES + 256 * 1024
     upload = request.files.get("file")
     pasted = (request.form.get("credential") or "").strip()
@@ -140,9 +122,8 @@ def verify_submit() -> BaseResponse:
 
     page_url = None
     if given.lower().startswith(("http://", "https://")):
-        resolve: Callable[[str], ResolvedLink] = current_app.extensions["verifier.resolve_link"]
         try:
-            resolved = resolve(given)
+            resolved = host.resolve_link(given)
         except LinkNotResolvable as exc:
             return _refuse(exc.code, exc.status, exc.message, pasted=pasted)
         except VerifierUnavailable as exc:
@@ -150,15 +131,14 @@ def verify_submit() -> BaseResponse:
         token, page_url = resolved.token, resolved.page_url
     else:
         token = given
-    if page_url and not _wants_json():
+    if page_url and not wants_json():
         return redirect(page_url, code=303)  # the same verdict page a scanned QR code opens
 
-    verify: Callable[[str], VerificationResult] = current_app.extensions["verifier.verify"]
     try:
-        result = verify(token)
+        result = host.verify(token)
     except VerifierUnavailable as exc:
         return _unavailable(exc)
-    if _wants_json():
+    if wants_json():
         response = json_response(result.to_dict())
     else:
         response = _form(result=result)
@@ -167,9 +147,8 @@ def verify_submit() -> BaseResponse:
 
 
 def _unavailable(exc: VerifierUnavailable) -> Response:
-    clock: Callable[[], datetime] = current_app.extensions["verifier.clock"]
-    result = unavailable_result(exc.detail, clock())
-    response = json_response(result.to_dict(), status=503) if _wants_json() else _form(503, result=result)
+    result = unavailable_result(exc.detail)
+    response = json_response(result.to_dict(), status=503) if wants_json() else _form(503, result=result)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

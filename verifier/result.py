@@ -16,9 +16,13 @@ PUBLIC_REASONS = frozenset({"superseded", "withdrawn", "key_compromise"})
 
 @dataclass(frozen=True)
 class Check:
+    """One line of SPEC §3.6 `checks`; `code` is a stable machine name for what was found (a
+    failure's status, or e.g. `not_revoked`), kept out of `to_dict` (the API keeps its shape)."""
+
     check: str
     ok: bool
     detail: str
+    code: str = ""
 
 
 @dataclass

@@ -3,78 +3,72 @@ key sets and status lists over HTTP (SPEC §4). `create_verifier_app` is its fac
 
 from __future__ import annotations
 
-import logging
-import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, redirect, render_template, request
-from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
+from flask import Flask, Response, redirect
 
 from verifier.core import Verifier
 from verifier.fetch import Fetcher, FetchError
-from verifier.http import VerifierUnavailable, api, json_response, problem
-from verifier.pages import LinkNotResolvable, ResolvedLink, normalize_link, pages
+from verifier.host import LinkNotResolvable, ResolvedLink, VerifierUnavailable
+from verifier.pages import normalize_link
 from verifier.ratelimit import RateLimit
 from verifier.remote import RemoteKeySource, RemoteStatusSource, TrustPolicy
+from verifier.responses import json_response
 from verifier.result import VerificationResult
+from verifier.settings import VerifierSettings, verifier_settings
+from verifier.web import init_app, verifier_error_page
 
-log = logging.getLogger(__name__)
 _CREDENTIAL_PATH = re.compile(r"^/c/([A-Za-z0-9]{22,64})(\.jwt)?$")
-_HTTP_CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    429: "rate_limited",
-}
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_verifier_app(
-    trusted: Iterable[str] | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    clock: Callable[[], datetime] = _utcnow,
-    fetcher: Fetcher | None = None,
-) -> Flask:
-    """Build the verifier. `trusted` defaults to CERTMANAGER_TRUSTED_ISSUERS. Raises ValueError."""
-    env = os.environ if env is None else env
-    bases = list(trusted or [])
-    if not bases:
-        bases = [u for u in env.get("CERTMANAGER_TRUSTED_ISSUERS", "").split(",") if u.strip()]
-    if not bases:
-        bases = [env.get("CERTMANAGER_BASE_URL", "http://127.0.0.1:5000")]
-    trust = TrustPolicy(bases)
-    fetcher = fetcher or Fetcher()
-    keys = RemoteKeySource(trust, fetcher)
-    verifier = Verifier(keys, RemoteStatusSource(trust, fetcher, keys))
+class RemoteHost:
+    """The verifier host over HTTP: the trusted issuers' published keys and status lists."""
 
-    app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=8 * 1024 * 1024, JSON_SORT_KEYS=False)
-    proxies = int(env.get("CERTMANAGER_TRUSTED_PROXIES", "0") or 0)
-    if proxies > 0:  # behind a load balancer: rate limits see the real client
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+    def __init__(self, settings: VerifierSettings, fetcher: Fetcher, clock: Callable[[], datetime]) -> None:
+        self._trust = TrustPolicy(settings.trusted_issuers)
+        self._fetcher = fetcher
+        self._clock = clock
+        keys = RemoteKeySource(self._trust, fetcher)
+        self._verifier = Verifier(keys, RemoteStatusSource(self._trust, fetcher, keys))
+        self._limit = RateLimit(settings.ratelimit_verify, settings.ratelimit_storage_url, workers=settings.workers)
 
-    def verify(token: str) -> VerificationResult:
-        return verifier.verify(token, now=clock())
+    @property
+    def trusted_issuers(self) -> tuple[str, ...]:
+        return self._trust.bases
 
-    def resolve_link(url: str) -> ResolvedLink:
+    def now(self) -> datetime:
+        return self._clock()
+
+    def verify(self, token: str) -> VerificationResult:
+        return self._verifier.verify(token, now=self._clock())
+
+    def check_rate(self, scope: str, client: str) -> None:
+        self._limit.check(scope, client)
+
+    def error_page(self, status: int, code: str, title: str, detail: str) -> str:
+        return verifier_error_page(status, code, title, detail)
+
+    def resolve_link(self, url: str) -> ResolvedLink:
         link = normalize_link(url)
-        base = trust.base_of_url(link)
-        match = _CREDENTIAL_PATH.match(link[len(base) :]) if base else None
-        if base is None or match is None:
+        base = self._trust.base_of_url(link)
+        if base is None:
             raise LinkNotResolvable(
                 "Only links to credential pages of the issuers this verifier trusts can be checked."
             )
+        match = _CREDENTIAL_PATH.match(link[len(base) :])
+        if match is None:
+            raise LinkNotResolvable(
+                "The issuer has no credential at this link.", status=404, code="credential_not_found"
+            )
         try:
-            fetched = fetcher.get(f"{base}/c/{match.group(1)}", accept="application/vc+jwt")
+            fetched = self._fetcher.get(f"{base}/c/{match.group(1)}", accept="application/vc+jwt")
         except FetchError as exc:
             raise VerifierUnavailable(f"the issuer cannot be reached: {exc.detail}") from exc
         if fetched.status == 404:
@@ -88,21 +82,20 @@ def create_verifier_app(
         except UnicodeDecodeError:
             raise LinkNotResolvable("The issuer did not return a credential at this link.") from None
 
-    app.extensions.update(
-        {
-            "verifier.verify": verify,
-            "verifier.clock": clock,
-            "verifier.resolve_link": resolve_link,
-            "verifier.trusted_issuers": trust.bases,
-        }
-    )
-    app.extensions["verifier.ratelimit"] = RateLimit(
-        env.get("CERTMANAGER_RATELIMIT_VERIFY", "").strip() or "300/minute",
-        env.get("CERTMANAGER_RATELIMIT_STORAGE_URL", "").strip() or "memory://",
-    )
-    app.register_blueprint(api)
-    app.register_blueprint(pages)
-    app.context_processor(lambda: {"trusted_issuers": trust.bases})
+
+def create_verifier_app(
+    settings: VerifierSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    fetcher: Fetcher | None = None,
+) -> Flask:
+    """Build the verifier (settings default to the environment). Raises SettingsError or ValueError."""
+    settings = settings or verifier_settings()
+    host = RemoteHost(settings, fetcher or Fetcher(), clock)
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=8 * 1024 * 1024, JSON_SORT_KEYS=False)
+    # Its own origin is not configured: HSTS follows the scheme each request arrived on.
+    init_app(app, host, https=False, trusted_proxies=settings.trusted_proxies)
 
     @app.get("/")
     def home() -> Any:
@@ -110,46 +103,6 @@ def create_verifier_app(
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return json_response({"status": "ok", "trusted_issuers": list(trust.bases)})
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        code = _HTTP_CODES.get(status, f"http_{status}")
-        response = _error(status, code, exc.name, exc.description or "")
-        for name, value in exc.get_headers():
-            if name in ("Retry-After", "Allow"):
-                response.headers[name] = value
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error(
-            500, "internal_error", "Something went wrong", "An unexpected error occurred. It has been logged."
-        )
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.mimetype == "text/html":
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
-                "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-            )
-        return response
+        return json_response({"status": "ok", "trusted_issuers": list(host.trusted_issuers)})
 
     return app
-
-
-def _error(status: int, code: str, title: str, detail: str) -> Response:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
-    if request.path.startswith("/api/") or best in ("application/json", "application/problem+json"):
-        response = problem(status, code, title, detail)
-    else:
-        html = render_template("verifier/error.html", status=status, code=code, title=title, detail=detail)
-        response = Response(html, status=status, mimetype="text/html")
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response

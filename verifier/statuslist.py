@@ -98,21 +98,21 @@ def _verify_status_list(
     token: str, *, url: str, issuer: str, purpose: str, keys: _KeyLookup, now: datetime, leeway: int
 ) -> StatusList:
     jws = parse_compact(token.strip())
-    header, payload = jws.unverified_header, jws.unverified_payload
-    if normalized_typ(header) not in ACCEPTED_LIST_TYP or "crit" in header:
+    unverified_header = jws.unverified_header
+    if normalized_typ(unverified_header) not in ACCEPTED_LIST_TYP or "crit" in unverified_header:
         raise StatusUnavailable("status list header refused")
-    kid = header.get("kid")
-    if not isinstance(kid, str):
+    unverified_kid = unverified_header.get("kid")
+    if not isinstance(unverified_kid, str):
         raise StatusUnavailable("status list has no kid")
-    entry = keys.resolve(issuer, kid)
+    entry = keys.resolve(issuer, unverified_kid)
     key = entry.key
-    if header.get("alg") != key.alg:
+    if unverified_header.get("alg") != key.alg:
         raise StatusUnavailable("status list alg is not its key's")
     if getattr(entry, "state", None) == "compromised":
         raise StatusUnavailable("status list is signed by a compromised key")
     if not key.verify(jws.signing_input, jws.signature):
         raise StatusUnavailable("status list signature does not verify")
-    # Verified from here on.
+    payload = jws.unverified_payload  # verified from here on
     vc = payload.get("vc")
     credential: dict[str, Any] = vc if isinstance(vc, dict) else payload
     if payload.get("iss", issuer) != issuer or _issuer_id(credential.get("issuer")) not in (None, issuer):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from issuer.context import IssuerContext
 from issuer.db import unit_of_work
 from issuer.models import Candidate, CredentialRecord
-from issuer.services import audit, candidates, imports, keyring, status_lists
+from issuer.services import audit, candidates, imports, keyring, origin, status_lists
 from issuer.services.accounts import passwords
 
 DEMO_EMAIL = "demo.candidate@example.org"
@@ -23,15 +23,20 @@ DEMO_EMAIL = "demo.candidate@example.org"
 @dataclass
 class InitReport:
     created_key: str | None
+    pinned: origin.Pinned | None = None
     demo_candidate: Candidate | None = None
     demo_credentials: list[CredentialRecord] | None = None
     demo_password: str | None = None
 
 
-def initialize(session: Session, ctx: IssuerContext, *, now: datetime, demo: bool = False) -> InitReport:
-    """Idempotent: creates only what is missing."""
+def initialize(
+    session: Session, ctx: IssuerContext, *, now: datetime, demo: bool = False, move_origin: bool = False
+) -> InitReport:
+    """Idempotent: pins the origin, creates only what is missing. Raises OriginMismatch (nothing
+    written) for a database that belongs to another origin, unless `move_origin`."""
     report = InitReport(created_key=None)
     with unit_of_work(session):
+        report.pinned = origin.pin(session, ctx, now=now, actor="cli", move=move_origin)
         if keyring.active_key(session) is None:
             key = keyring.create_active_key(session, ctx, now)
             report.created_key = key.thumbprint

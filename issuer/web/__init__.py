@@ -1,13 +1,12 @@
-"""Blueprints per audience (public, credential pages, portal) plus errors and headers."""
+"""Blueprints per audience (public documents, credential pages, the portal), wired onto the app
+by `issuer.web.wiring`."""
 
 from __future__ import annotations
 
-from flask import current_app
-
+from issuer import runtime
 from issuer.context import IssuerContext
 
 
 def issuer_context() -> IssuerContext:
     """The app's IssuerContext (settings, catalog, clock, URL builders)."""
-    ctx: IssuerContext = current_app.extensions["certmanager"]
-    return ctx
+    return runtime.current().ctx

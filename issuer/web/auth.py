@@ -5,16 +5,10 @@ decorator and `current_candidate()` helper the other portal pages use."""
 from __future__ import annotations
 
 import functools
-import hashlib
-import math
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import limits
-import limits.storage
-import limits.strategies
 from flask import (
     Blueprint,
     Flask,
@@ -32,22 +26,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from issuer.context import IssuerContext
 from issuer.db import get_session
 from issuer.models import Candidate
 from issuer.services import accounts
 from issuer.web import issuer_context
-from issuer.web.errors import render_error, wants_json
+from verifier.http import client_key
+from verifier.responses import wants_json
+from verifier.web import render_error
 
 bp = Blueprint("auth", __name__)
 
 COOKIE = "cm_session"
-# Throttling (ASVS 6.1.1, 6.3.1): failures per (identifier, client) and per client only — never
-# per account alone, so nobody can lock a candidate out from elsewhere.
-LOGIN_PER_IDENTIFIER_AND_CLIENT = "5/15minutes"
-LOGIN_PER_CLIENT = "50/hour"
-LINKS_PER_ADDRESS = "3/15minutes"
-LINKS_PER_CLIENT = "20/hour"
 # The portal's top navigation, shown only for endpoints that exist in this app.
 NAV = (
     ("profile.profile", "Profile"),
@@ -59,63 +48,8 @@ NAV = (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Throttle:
-    """Moving-window counters on `limits` (memory or Redis storage, shared by every instance)."""
-
-    def __init__(self, storage_uri: str) -> None:
-        self._limiter = limits.strategies.MovingWindowRateLimiter(limits.storage.storage_from_string(storage_uri))
-        self._login_pair = limits.parse(LOGIN_PER_IDENTIFIER_AND_CLIENT)
-        self._login_client = limits.parse(LOGIN_PER_CLIENT)
-        self._link_address = limits.parse(LINKS_PER_ADDRESS)
-        self._link_client = limits.parse(LINKS_PER_CLIENT)
-
-    @staticmethod
-    def _key(identifier: str) -> str:
-        # Identifiers are hashed, so the rate-limit store holds no e-mail addresses.
-        return hashlib.sha256(identifier.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-    def _refuse(self, item: limits.RateLimitItem, *ids: str, message: str) -> None:
-        reset = self._limiter.get_window_stats(item, *ids).reset_time
-        raise accounts.LoginThrottled(message, retry_after=max(1, math.ceil(reset - time.time())))
-
-    def check_login(self, identifier: str, client: str) -> None:
-        """Raise LoginThrottled if this identifier from this client, or this client, failed too often."""
-        pair = ("login-pair", self._key(identifier), client)
-        if not self._limiter.test(self._login_pair, *pair):
-            self._refuse(
-                self._login_pair,
-                *pair,
-                message="Too many failed logins for this CertManager ID or e-mail address from your network. "
-                "Wait 15 minutes and try again, or use 'Forgot Password or CertManager ID'.",
-            )
-        if not self._limiter.test(self._login_client, "login-client", client):
-            self._refuse(
-                self._login_client,
-                "login-client",
-                client,
-                message="Too many failed logins from your network. Wait a while and try again.",
-            )
-
-    def login_failed(self, identifier: str, client: str) -> None:
-        self._limiter.hit(self._login_pair, "login-pair", self._key(identifier), client)
-        self._limiter.hit(self._login_client, "login-client", client)
-
-    def login_succeeded(self, identifier: str, client: str) -> None:
-        self._limiter.clear(self._login_pair, "login-pair", self._key(identifier), client)
-
-    def link_requested(self, address: str, client: str) -> None:
-        """Count one 'Never logged in before?' or 'Forgot…' request; raise LoginThrottled past a limit."""
-        message = "Too many requests for links. Wait 15 minutes and try again."
-        if not self._limiter.hit(self._link_client, "link-client", client):
-            self._refuse(self._link_client, "link-client", client, message=message)
-        if not self._limiter.hit(self._link_address, "link-address", self._key(address)):
-            self._refuse(self._link_address, "link-address", self._key(address), message=message)
-
-
 def init_app(app: Flask) -> None:
-    """Register the blueprint, the login throttle, the header context and the CSRF error page."""
-    ctx: IssuerContext = app.extensions["certmanager"]
-    app.extensions["certmanager.login_throttle"] = Throttle(ctx.settings.ratelimit_storage_url)
+    """Register the blueprint, the header context and the CSRF error page."""
     app.register_blueprint(bp)
     app.context_processor(_portal_context)
 
@@ -129,13 +63,9 @@ def init_app(app: Flask) -> None:
         )
 
 
-def _throttle() -> Throttle:
-    throttle: Throttle = current_app.extensions["certmanager.login_throttle"]
-    return throttle
-
-
-def _client() -> str:
-    return request.remote_addr or "unknown"
+def client() -> str:
+    """Whom per-client throttles count (an IPv6 /64 counts as one client)."""
+    return client_key()
 
 
 # --- the logged-in candidate -----------------------------------------------------------------
@@ -252,19 +182,14 @@ def login() -> Response:
         return _page("portal/login.html", next=next_url, identifier="")
     identifier = request.form.get("identifier", "")[:320]
     password = request.form.get("password", "")
-    client, throttle, db = _client(), _throttle(), get_session()
-    now = issuer_context().clock()
+    db, ctx = get_session(), issuer_context()
+    now = ctx.clock()
     try:
-        throttle.check_login(identifier, client)
+        candidate = accounts.log_in(db, ctx, identifier, password, now, client=client(), client_ip=request.remote_addr)
     except accounts.LoginThrottled as exc:
-        accounts.record_throttled(db, identifier, now, client_ip=client)
         return _throttled("portal/login.html", exc, next=next_url, identifier=identifier)
-    try:
-        candidate = accounts.authenticate(db, identifier, password, now, client_ip=client)
     except accounts.InvalidCredentials as exc:
-        throttle.login_failed(identifier, client)
         return _page("portal/login.html", 401, error=exc.message, next=next_url, identifier=identifier)
-    throttle.login_succeeded(identifier, client)
     token = accounts.open_session(
         db, candidate, now, user_agent=request.user_agent.string, replaces=request.cookies.get(COOKIE)
     )
@@ -278,7 +203,7 @@ def login() -> Response:
 def logout() -> Response:
     token = request.cookies.get(COOKIE)
     if token:
-        accounts.end_session(get_session(), token, issuer_context().clock(), client_ip=_client())
+        accounts.end_session(get_session(), token, issuer_context().clock(), client_ip=request.remote_addr)
     session.clear()
     flash("You have logged out.")
     response = redirect(url_for("auth.login"), code=303)
@@ -303,11 +228,11 @@ def _link_request(template: str, start: Callable[..., None]) -> Response:
     email = request.form.get("email", "").strip()[:320]
     if not email:
         return _page(template, 400, error="Enter your e-mail address.", email="")
+    ctx = issuer_context()
     try:
-        _throttle().link_requested(email, _client())
+        start(get_session(), ctx, email, ctx.clock(), client=client(), client_ip=request.remote_addr)
     except accounts.LoginThrottled as exc:
         return _throttled(template, exc, email="")
-    start(get_session(), issuer_context(), email, issuer_context().clock(), client_ip=_client())
     return _page("portal/link_sent.html", what=template.rsplit("/", 1)[-1].removesuffix(".html"))
 
 
@@ -326,7 +251,7 @@ def reset(token: str) -> Response:
                 request.form.get("password", ""),
                 now,
                 confirm=request.form.get("confirm", ""),
-                client_ip=_client(),
+                client_ip=request.remote_addr,
             )
             session.clear()
             flash("Your password is set. Log in with your CertManager ID or e-mail address and your new password.")

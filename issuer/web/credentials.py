@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
+from issuer import runtime
 from issuer.db import get_session
 from issuer.errors import CredentialNotFound
 from issuer.ids import is_credential_id
 from issuer.models import CredentialRecord
 from issuer.services.credentials import get_credential
-from issuer.services.verification import LocalVerification
 from issuer.web import issuer_context
 from verifier import VerificationResult
-from verifier.http import json_response
-from verifier.pages import LinkNotResolvable, ResolvedLink, normalize_link
+from verifier.host import LinkNotResolvable, ResolvedLink
+from verifier.pages import normalize_link
+from verifier.responses import json_response, problem
 from wallet_export import qr_png, qr_svg, share_links
 
 bp = Blueprint("credentials", __name__)
@@ -28,17 +29,28 @@ def _split(ref: str) -> tuple[str, str]:
 
 
 def _verify(record: CredentialRecord) -> VerificationResult:
-    local: LocalVerification = current_app.extensions["certmanager.verification"]
-    return local.verify(get_session(), record.jwt, now=issuer_context().clock())
+    return runtime.current().verification.verify(get_session(), record.jwt, now=issuer_context().clock())
+
+
+_DOCUMENTS = ("", ".jwt", ".vc.jwt")
 
 
 @bp.get("/c/<ref>")
 def credential(ref: str) -> Response:
     cred_id, suffix = _split(ref)
-    if suffix not in ("", ".jwt"):
-        raise CredentialNotFound(f"no credential document {ref!r}")
-    record = get_credential(get_session(), cred_id)
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/vc+jwt"], "text/html")
+    try:
+        if suffix not in _DOCUMENTS:
+            raise CredentialNotFound(f"no credential document {ref[:80]!r}")
+        record = get_credential(get_session(), cred_id)
+        if suffix == ".vc.jwt":
+            raise CredentialNotFound("the VCDM 2.0 export of this credential is not published yet")
+    except CredentialNotFound as exc:
+        if suffix or best != "text/html":  # machines get problem+json (SPEC §3.4), people a page
+            response = problem(404, exc.code, "Not found", exc.message)
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
+        raise
     if suffix == ".jwt" or best == "application/vc+jwt":
         response = Response(record.jwt, mimetype="application/vc+jwt")
     elif best == "application/json":
@@ -83,12 +95,16 @@ def resolve_link(url: str) -> ResolvedLink:
     ctx = issuer_context()
     prefix = ctx.credential_url("")
     ref = normalize_link(url)
-    cred_id, suffix = _split(ref[len(prefix) :]) if ref.startswith(prefix) else ("", "")
-    if not is_credential_id(cred_id) or suffix not in ("", ".jwt"):
+    if not ref.startswith(prefix):
         raise LinkNotResolvable(f"Only links to this issuer's credentials ({prefix}…) can be checked here.")
-    record = get_session().get(CredentialRecord, cred_id)
-    if record is None:
-        raise LinkNotResolvable("No credential has this link.", status=404, code="credential_not_found")
+    cred_id, suffix = _split(ref[len(prefix) :].split("/", 1)[0])
+    record = get_session().get(CredentialRecord, cred_id) if is_credential_id(cred_id) else None
+    if record is None or suffix not in ("", ".jwt"):
+        raise LinkNotResolvable(
+            "We have no credential at this link. Check that you copied all of it.",
+            status=404,
+            code="credential_not_found",
+        )
     return ResolvedLink(token=record.jwt, page_url=url_for("credentials.credential", ref=record.id))
 
 

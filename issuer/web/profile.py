@@ -5,21 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from issuer.db import get_session
 from issuer.models import Candidate
 from issuer.services import accounts
 from issuer.web import issuer_context
-from issuer.web.auth import COOKIE, Throttle, current_candidate, login_required
+from issuer.web.auth import COOKIE, client, current_candidate, login_required
 
 bp = Blueprint("profile", __name__)
-
-
-def _throttle() -> Throttle:
-    throttle: Throttle = current_app.extensions["certmanager.login_throttle"]
-    return throttle
 
 
 def _values(candidate: Candidate) -> dict[str, str]:
@@ -54,14 +49,10 @@ def update() -> Response:
     candidate = current_candidate()
     form = {field: request.form.get(field) for field in accounts.PROFILE_FIELDS}
     email = request.form.get("email")
-    client = _client()
     submitted = {**_values(candidate), **{k: v for k, v in form.items() if v is not None}}
     if email is not None:
         submitted["email"] = email
     try:
-        if email is not None and email.strip().lower() != candidate.email:
-            # Re-authentication is throttled like a login (it is a password guess too).
-            _throttle().check_login(candidate.certmanager_id, client)
         accounts.update_profile(
             get_session(),
             issuer_context(),
@@ -70,12 +61,12 @@ def update() -> Response:
             issuer_context().clock(),
             email=email,
             current_password=request.form.get("current_password"),
-            client_ip=client,
+            client=client(),
+            client_ip=request.remote_addr,
         )
     except accounts.InvalidProfile as exc:
         return _page(candidate, 400, values=submitted, errors=exc.errors)
     except accounts.CurrentPasswordIncorrect as exc:
-        _throttle().login_failed(candidate.certmanager_id, client)
         return _page(candidate, 400, values=submitted, errors={"current_password": exc.message})
     except accounts.EmailUnavailable as exc:
         return _page(candidate, 409, values=submitted, errors={"email": exc.message})
@@ -91,9 +82,7 @@ def update() -> Response:
 @login_required
 def change_password() -> Response:
     candidate = current_candidate()
-    client = _client()
     try:
-        _throttle().check_login(candidate.certmanager_id, client)
         accounts.change_password(
             get_session(),
             issuer_context(),
@@ -103,10 +92,10 @@ def change_password() -> Response:
             issuer_context().clock(),
             confirm=request.form.get("confirm", ""),
             keep_session=request.cookies.get(COOKIE),
-            client_ip=client,
+            client=client(),
+            client_ip=request.remote_addr,
         )
     except accounts.CurrentPasswordIncorrect as exc:
-        _throttle().login_failed(candidate.certmanager_id, client)
         return _page(candidate, 400, password_errors={"current_password": exc.message})
     except (accounts.WeakPassword, accounts.PasswordMismatch) as exc:
         return _page(candidate, 400, password_errors={"password": exc.message})
@@ -118,5 +107,16 @@ def change_password() -> Response:
     return redirect(url_for("profile.profile"), code=303)
 
 
-def _client() -> str:
-    return request.remote_addr or "unknown"
+@bp.post("/profile/sessions")
+@login_required
+def log_out_everywhere() -> Response:
+    """'Log out everywhere': every other session of the account ends."""
+    ended = accounts.log_out_everywhere(
+        get_session(),
+        current_candidate(),
+        issuer_context().clock(),
+        keep_session=request.cookies.get(COOKIE),
+        client_ip=request.remote_addr,
+    )
+    flash(f"You are logged out everywhere else ({ended} other session{'s' if ended != 1 else ''} ended).")
+    return redirect(url_for("profile.profile"), code=303)

@@ -22,6 +22,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from werkzeug.serving import make_server
 
+from issuer import runtime
 from issuer.db import get_session, unit_of_work
 from issuer.services import candidates, certifications, revocation
 from issuer.services.setup import initialize
@@ -52,7 +53,7 @@ class Site:
 
 
 def _issue(app: Any, now: datetime, first: str, last: str) -> Any:
-    ctx = app.extensions["certmanager"]
+    ctx = runtime.of(app).ctx
     with app.app_context():
         session = get_session()
         with unit_of_work(session):
@@ -63,7 +64,9 @@ def _issue(app: Any, now: datetime, first: str, last: str) -> Any:
                 last_name=last,
                 now=now,
             )
-            _, record = certifications.grant(session, ctx, candidate, CERT_CODE, (now - timedelta(days=3)).date(), now=now)
+            _, record = certifications.grant(
+                session, ctx, candidate, CERT_CODE, (now - timedelta(days=3)).date(), now=now
+            )
         session.refresh(record)
         session.expunge(record)
         return record
@@ -93,13 +96,13 @@ def site(database_target: DatabaseTarget, tmp_path_factory: pytest.TempPathFacto
     app = make_app(app_env, clock, base_url=base_url)
     app.config["TESTING"] = False  # serve as in production (errors as pages, CSRF as configured)
     with app.app_context():
-        initialize(get_session(), app.extensions["certmanager"], now=clock())
+        initialize(get_session(), runtime.of(app).ctx, now=clock())
     valid = _issue(app, clock(), HOLDER_FIRST, HOLDER_LAST)
     revoked = _issue(app, clock(), REVOKED_FIRST, REVOKED_LAST)
     with app.app_context():
-        revocation.revoke(
+        revocation.revoke_credential(
             get_session(),
-            app.extensions["certmanager"],
+            runtime.of(app).ctx,
             revoked.id,
             reason="withdrawn",
             note="browser test",
@@ -118,7 +121,7 @@ def site(database_target: DatabaseTarget, tmp_path_factory: pytest.TempPathFacto
             revoked_id=revoked.id,
             holder_name=f"{HOLDER_FIRST} {HOLDER_LAST}",
             revoked_holder_name=f"{REVOKED_FIRST} {REVOKED_LAST}",
-            cert_name=app.extensions["certmanager"].catalog.get(CERT_CODE).name,
+            cert_name=runtime.of(app).ctx.catalog.get(CERT_CODE).name,
         )
     finally:
         server.shutdown()

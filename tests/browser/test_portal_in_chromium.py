@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
+from issuer import runtime
 from issuer.db import get_session
 from issuer.models import Candidate, MailMessage
 from issuer.services import imports
@@ -39,7 +40,7 @@ def journey_browser(request: pytest.FixtureRequest, driver_pool: Any) -> Browser
 
 
 def _import(site: Site, kind: str, path: Path) -> None:
-    ctx = site.app.extensions["certmanager"]
+    ctx = runtime.of(site.app).ctx
     runner = imports.import_registrations if kind == "registrations" else imports.import_results
     with site.app.app_context():
         report = runner(get_session(), ctx, path, now=ctx.clock(), actor="test")
@@ -70,7 +71,7 @@ def test_candidate_journey(site: Site, journey_browser: Browser, tmp_path: Path,
     shots = screenshot_dir / f"journey-{journey_browser.size}"
     shots.mkdir(parents=True, exist_ok=True)
     email = f"journey-{uuid.uuid4().hex[:8]}@example.org"
-    today = site.app.extensions["certmanager"].clock().date()
+    today = runtime.of(site.app).ctx.clock().date()
     exam_day = today - timedelta(days=1)
     reg_id = f"BR-{uuid.uuid4().hex[:8]}"
     _import(site, "registrations", write(tmp_path / "reg.csv", REG_HEADER, [

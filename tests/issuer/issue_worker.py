@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from issuer import create_app
+from issuer import create_app, runtime
 from issuer.db import get_session, unit_of_work
 from issuer.services import candidates, certifications
 
@@ -20,7 +20,7 @@ from issuer.services import candidates, certifications
 def main() -> None:
     start_flag, count, index_range, capacity = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     app = create_app({"status_index_range": index_range, "status_list_capacity": capacity})
-    ctx = app.extensions["certmanager"]
+    ctx = runtime.of(app).ctx
     deadline = time.monotonic() + 30
     while not start_flag.exists() and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -31,7 +31,11 @@ def main() -> None:
             now = ctx.clock()
             with unit_of_work(session):
                 candidate = candidates.create_candidate(
-                    session, email=f"w-{uuid.uuid4().hex}@example.org", first_name="Worker", last_name="Process", now=now
+                    session,
+                    email=f"w-{uuid.uuid4().hex}@example.org",
+                    first_name="Worker",
+                    last_name="Process",
+                    now=now,
                 )
                 certifications.grant(session, ctx, candidate, "CNA-ENT", (now - timedelta(days=1)).date(), now=now)
             issued += 1

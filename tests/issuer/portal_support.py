@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import AuditEvent, Candidate, MailMessage
-from issuer.services import accounts
-from issuer.services import candidates
+from issuer.services import accounts, candidates
 from issuer.services.accounts import passwords
 from issuer.web import auth
 

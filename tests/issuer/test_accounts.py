@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import AuditEvent, AuthToken, Candidate, MailMessage, WebSession
-from issuer.services import accounts
-from issuer.services import candidates
+from issuer.services import accounts, candidates
 from issuer.services.accounts import passwords
 
 PASSWORD = "correct horse battery staple"
@@ -330,7 +329,9 @@ def test_profile_update_never_touches_the_name(db: Any, ctx: Any, clock: Any) ->
         ({"company": "Acme\x00"}, "company"),
     ],
 )
-def test_profile_refuses_bad_values_without_writing(db: Any, ctx: Any, clock: Any, form: dict[str, str], field: str) -> None:
+def test_profile_refuses_bad_values_without_writing(
+    db: Any, ctx: Any, clock: Any, form: dict[str, str], field: str
+) -> None:
     candidate = new_candidate(db, clock)
     with pytest.raises(accounts.InvalidProfile) as raised:
         accounts.update_profile(db, ctx, candidate, {"company": "Saved?", **form}, clock())

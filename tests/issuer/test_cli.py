@@ -14,7 +14,7 @@ import pytest
 from issuer.catalog import BUNDLED
 from issuer.cli import main
 from issuer.db import get_session
-from issuer.server import preflight
+from issuer.server import Preflight, preflight
 from issuer.services import accounts
 from tests.cli_support import run_cli as cli
 from tests.cli_support import tracked_databases
@@ -266,10 +266,10 @@ def test_preflight_names_the_passphrase_variable(app: Any, app_env: dict[str, st
         try:
             wrong = make_app(app_env, clock, key_passphrase="not-the-passphrase-0123456789")
             with wrong.app_context():
-                message = preflight(wrong)
+                message = preflight(wrong).problem
             right = make_app(app_env, clock)
             with right.app_context():
-                assert preflight(right) is None
+                assert preflight(right) == Preflight()
         finally:
             connections.close_all()
     assert message is not None

@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
+from issuer import runtime
 from issuer.config import load_settings
 from issuer.db import get_session, unit_of_work
 from issuer.errors import ConfigError
@@ -49,8 +50,8 @@ from issuer.services.mail import (
     MAX_ATTEMPTS,
     SENDING_LEASE,
     DeliveryReport,
-    deliver_all_due,
     Outgoing,
+    deliver_all_due,
     deliver_due,
     enqueue,
 )
@@ -205,7 +206,7 @@ def queue(
 
 def deliver(app: Any, clock: FakeClock, **kw: Any) -> DeliveryReport:
     with app.app_context():
-        return deliver_due(get_session(), app.extensions["certmanager"], now=clock(), **kw)
+        return deliver_due(get_session(), runtime.of(app).ctx, now=clock(), **kw)
 
 
 def row(app: Any, message_id: int) -> MailMessage:
@@ -507,7 +508,7 @@ def test_concurrent_deliveries_never_send_a_message_twice(mail_app: Any, clock: 
             for i in range(count):
                 put(session, to=f"c{i}@example.org", kind="test", subject=f"#{i}", text=TEXT, html=None, now=clock())
     database = mail_app.extensions["certmanager.db"]
-    ctx = mail_app.extensions["certmanager"]
+    ctx = runtime.of(mail_app).ctx
     barrier = threading.Barrier(3)
     reports: list[DeliveryReport] = []
     errors: list[BaseException] = []
@@ -576,7 +577,7 @@ def test_without_an_smtp_url_each_message_is_spooled_as_a_0600_eml(spool_app: An
     ids = [queue(spool_app, clock, to=f"c{i}@example.org", subject=f"Message {i}") for i in range(2)]
     report = deliver(spool_app, clock)
     assert report.sent == 2
-    spool = Path(spool_app.extensions["certmanager"].settings.instance_dir) / "mail"
+    spool = Path(runtime.of(spool_app).ctx.settings.instance_dir) / "mail"
     files = sorted(spool.iterdir())
     assert [f.name for f in files if not f.name.endswith(".eml")] == []  # no temp file left behind
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
@@ -724,7 +725,7 @@ def test_bad_smtp_urls_are_config_errors(url: str) -> None:
 
 def test_transport_for_settings(app_env: dict[str, str], clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     app = _mail_app(app_env, clock, monkeypatch, None)
-    settings = app.extensions["certmanager"].settings
+    settings = runtime.of(app).ctx.settings
     app.extensions["certmanager.db"].dispose()
     spool = transport_for(settings)
     assert isinstance(spool, SpoolTransport)
@@ -844,6 +845,7 @@ def test_the_background_loop_delivers_and_survives_failures(mail_app: Any, clock
 
 def test_serve_runs_the_mail_loop_and_the_verifier_does_not(mail_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from issuer import server
+    from verifier.settings import verifier_settings
     from verifier.standalone import create_verifier_app
 
     started: list[dict[str, Any]] = []
@@ -858,7 +860,8 @@ def test_serve_runs_the_mail_loop_and_the_verifier_does_not(mail_app: Any, monke
     monkeypatch.setattr(server, "_Gunicorn", FakeGunicorn)
     server.run(mail_app, host="127.0.0.1", port=1, workers=1)
     server.run(mail_app, host="127.0.0.1", port=1, workers=1, deliver_mail=False)
-    server.run(create_verifier_app(["http://127.0.0.1:5000"]), host="127.0.0.1", port=1, workers=1)
+    verifier_app = create_verifier_app(verifier_settings(env={}, trusted=("http://127.0.0.1:5000",)))
+    server.run(verifier_app, host="127.0.0.1", port=1, workers=1)
     assert ["when_ready" in options for options in started] == [True, False, False]
     assert callable(started[0]["when_ready"]) and callable(started[0]["on_exit"])
 
@@ -870,7 +873,7 @@ def test_certmanager_serve_delivers_in_the_background(
     from issuer.services.setup import initialize
 
     with mail_app.app_context():
-        initialize(get_session(), mail_app.extensions["certmanager"], now=clock())
+        initialize(get_session(), runtime.of(mail_app).ctx, now=clock())
     queue(mail_app, clock, to="before@example.org")
     port = free_port()
     env = {**os.environ, **app_env, "CERTMANAGER_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,9 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from issuer import runtime
 from issuer.db import get_session
 from issuer.models import MailMessage, StatusListRecord
-from issuer.services import accounts
+from issuer.services import accounts, origin
+from issuer.services.accounts import login
+from issuer.throttle import Rule
 from issuer.web import auth
 from tests.conftest import make_app
 from tests.issuer.portal_support import PASSWORD, TOKEN_FIELD, Portal, use_fast_hashing
@@ -149,6 +153,8 @@ def test_session_cookie_flags(portal: Portal, app: Any) -> None:
 def test_session_cookie_is_secure_behind_https(app_env: dict[str, str], clock: Any, portal: Portal) -> None:
     candidate = portal.candidate()
     https_app = make_app(app_env, clock, base_url="https://cm.example")
+    with https_app.app_context():  # the database was initialised for http://cm.test
+        origin.move(get_session(), runtime.of(https_app).ctx, now=clock(), actor="test")
     try:
         # Over HTTPS Flask-WTF also checks the Referer, as a browser would send it.
         https = {"base_url": "https://cm.example", "headers": {"Referer": "https://cm.example/login"}}
@@ -275,7 +281,7 @@ def test_throttling_per_identifier_and_client_never_locks_out_others(portal: Por
 def test_throttling_per_client_across_identifiers(
     app_env: dict[str, str], clock: Any, portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(auth, "LOGIN_PER_CLIENT", "3/hour")
+    monkeypatch.setattr(login, "LOGIN_PER_CLIENT", Rule("login-client", 3, timedelta(hours=1)))
     throttled_app = make_app(app_env, clock)
     try:
         client = throttled_app.test_client()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from issuer import runtime
 from issuer.cli import main
 from issuer.db import get_session
 from issuer.models import Certification, CredentialRecord, HeldGrant, MailMessage
@@ -146,7 +147,7 @@ def test_recertification_only_moves_expiry_later(app, tmp_path):
 
 def test_expiry_reminders_90_and_30_days_once_each(app, tmp_path, clock):
     Feeds(tmp_path).take("EX-ENT-101", "2026-10-15")
-    ctx = app.extensions["certmanager"]
+    ctx = runtime.of(app).ctx
     expiry = datetime(2029, 10, 15, 23, 59, 59, tzinfo=UTC)
 
     def run(at: datetime) -> tuple[int, int]:
@@ -171,7 +172,7 @@ def test_expiry_reminders_90_and_30_days_once_each(app, tmp_path, clock):
 def test_reminders_start_afresh_after_recertification(app, tmp_path):
     feeds = Feeds(tmp_path)
     feeds.take("EX-ENT-101", "2023-12-01")  # expires 2026-12-01: inside the 30-day window now
-    ctx = app.extensions["certmanager"]
+    ctx = runtime.of(app).ctx
     with app.app_context():
         first = send_due(get_session(), ctx, now=datetime(2026, 11, 20, tzinfo=UTC), actor="test")
     assert (first.sent_90, first.sent_30) == (0, 1)  # only the nearer one, never both at once

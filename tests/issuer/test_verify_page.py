@@ -63,7 +63,6 @@ def test_pasted_link_leads_to_the_credential_page(client, factory):
     [
         "https://evil.example/c/AAAAAAAAAAAAAAAAAAAAAA",
         "http://cm.test/status/abc",
-        "http://cm.test/c/short",
         "http://cm.test.evil.example/c/AAAAAAAAAAAAAAAAAAAAAA",
     ],
 )
@@ -79,8 +78,16 @@ def test_foreign_or_odd_links_are_refused_without_fetching(client, link, monkeyp
     assert problem.get_json()["code"] == "link_not_resolvable"
 
 
-def test_unknown_credential_link_is_404(client):
-    problem = _post(client, accept="application/json", credential="http://cm.test/c/AAAAAAAAAAAAAAAAAAAAAA")
+@pytest.mark.parametrize(
+    "link",
+    ["http://cm.test/c/AAAAAAAAAAAAAAAAAAAAAA", "http://cm.test/c/short", "HTTP://CM.TEST/c/not-an-id.jwt"],
+)
+def test_our_own_link_with_an_unknown_id_says_there_is_no_such_credential(client, link):
+    # Not "only links to this issuer can be checked": it is this issuer's link, to nothing.
+    page = _post(client, credential=link)
+    assert page.status_code == 404
+    assert "We have no credential at this link" in page.get_data(as_text=True)
+    problem = _post(client, accept="application/json", credential=link)
     assert problem.status_code == 404 and problem.get_json()["code"] == "credential_not_found"
 
 

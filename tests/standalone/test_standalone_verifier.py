@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from issuer import runtime
 from issuer.db import get_session
 from issuer.services.setup import initialize
 from tests.cli_support import run_cli
@@ -89,7 +90,7 @@ def our_issuer(
         monkeypatch.setenv(name, value)  # `certmanager revoke`, run in-process, reads these
     app = make_app(env, clock, status_ttl_ms=LIST_TTL_MS)
     with app.app_context():
-        initialize(get_session(), app.extensions["certmanager"], now=clock())
+        initialize(get_session(), runtime.of(app).ctx, now=clock())
     service = Service(
         "issuer",
         ["serve", "--host", "127.0.0.1", "--port", str(issuer_port), "--workers", "1"],

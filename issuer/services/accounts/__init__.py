@@ -22,7 +22,7 @@ from issuer.services.accounts.links import (
     start_reset,
     token_candidate,
 )
-from issuer.services.accounts.login import authenticate, find_by_identifier, record_throttled
+from issuer.services.accounts.login import authenticate, confirm_password, find_by_identifier, log_in
 from issuer.services.accounts.passwords import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -63,15 +63,16 @@ __all__ = [
     "change_password",
     "check_password_policy",
     "common_passwords",
+    "confirm_password",
     "complete_token",
     "countries",
     "end_session",
     "find_by_identifier",
     "hash_password",
     "load_session",
+    "log_in",
     "log_out_everywhere",
     "open_session",
-    "record_throttled",
     "set_password",
     "start_first_login",
     "start_reset",

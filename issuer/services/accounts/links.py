@@ -15,15 +15,19 @@ from issuer.context import IssuerContext
 from issuer.db import unit_of_work
 from issuer.models import AuthToken, Candidate
 from issuer.services import audit, mail, notices
-from issuer.services.accounts.errors import PasswordMismatch, TokenInvalid
+from issuer.services.accounts.errors import LoginThrottled, PasswordMismatch, TokenInvalid
 from issuer.services.accounts.login import target
 from issuer.services.accounts.passwords import check_password_policy, hash_password
 from issuer.services.accounts.sessions import digest, end_sessions
 from issuer.services.candidates import find_by_email
+from issuer.throttle import Rule, Throttled
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 FIRST_LOGIN = "first_login"
 RESET = "reset"
+LINKS_PER_ADDRESS = Rule("link-address", 3, timedelta(minutes=15))
+LINKS_PER_CLIENT = Rule("link-client", 20, timedelta(hours=1))
+_THROTTLED = "Too many requests for links. Wait 15 minutes and try again."
 
 
 def _issue_link(session: Session, ctx: IssuerContext, candidate: Candidate, purpose: str, now: datetime) -> None:
@@ -59,13 +63,20 @@ def _issue_link(session: Session, ctx: IssuerContext, candidate: Candidate, purp
 
 
 def _request_link(
-    session: Session, ctx: IssuerContext, email: str, now: datetime, wanted: str, client_ip: str | None
+    session: Session, ctx: IssuerContext, email: str, now: datetime, wanted: str, client: str, client_ip: str | None
 ) -> None:
     try:
         address: str | None = inputs.clean_email(email)
     except inputs.InvalidInput:
         address = None
+    try:
+        ctx.throttle.check(session, LINKS_PER_CLIENT, client, now=now)
+        ctx.throttle.check(session, LINKS_PER_ADDRESS, address or email.strip().casefold(), now=now)
+    except Throttled as exc:
+        raise LoginThrottled(_THROTTLED, exc.retry_after) from None
     with unit_of_work(session):
+        ctx.throttle.hit(session, LINKS_PER_CLIENT, client, now=now)
+        ctx.throttle.hit(session, LINKS_PER_ADDRESS, address or email.strip().casefold(), now=now)
         candidate = find_by_email(session, address) if address else None
         if candidate is None:
             # Same work shape as a known address (a write and a commit), and nothing sent.
@@ -79,19 +90,19 @@ def _request_link(
 
 
 def start_first_login(
-    session: Session, ctx: IssuerContext, email: str, now: datetime, *, client_ip: str | None = None
+    session: Session, ctx: IssuerContext, email: str, now: datetime, *, client: str = "", client_ip: str | None = None
 ) -> None:
     """'Never logged in before?' → 'By email address': e-mail a link to set the first password.
-    Does nothing visible for an unknown address."""
-    _request_link(session, ctx, email, now, FIRST_LOGIN, client_ip)
+    Does nothing visible for an unknown address. Raises LoginThrottled past the limits."""
+    _request_link(session, ctx, email, now, FIRST_LOGIN, client or client_ip or "", client_ip)
 
 
 def start_reset(
-    session: Session, ctx: IssuerContext, email: str, now: datetime, *, client_ip: str | None = None
+    session: Session, ctx: IssuerContext, email: str, now: datetime, *, client: str = "", client_ip: str | None = None
 ) -> None:
     """'Forgot Password or CertManager ID': e-mail the CertManager ID and a reset link.
-    Does nothing visible for an unknown address."""
-    _request_link(session, ctx, email, now, RESET, client_ip)
+    Does nothing visible for an unknown address. Raises LoginThrottled past the limits."""
+    _request_link(session, ctx, email, now, RESET, client or client_ip or "", client_ip)
 
 
 def _usable_token(session: Session, token: str, now: datetime, *, lock: bool = False) -> AuthToken:

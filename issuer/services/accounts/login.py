@@ -1,23 +1,37 @@
 """Logging in (SPEC §5.1): by CertManager ID or e-mail address and password, each attempt
-audited; a hash made with older Argon2 parameters is upgraded on a successful login."""
+audited; a hash made with older Argon2 parameters is upgraded on a successful login.
+
+Throttled (ASVS 6.1.1, 6.3.1) per account and client, and per client: the CertManager ID and
+the e-mail address of one account count as one, and nobody can lock a candidate out from
+another network. The counts live in shared storage (see `issuer.throttle`)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer import inputs
+from issuer.context import IssuerContext
 from issuer.db import unit_of_work
 from issuer.models import Candidate
 from issuer.services import audit
-from issuer.services.accounts.errors import InvalidCredentials
+from issuer.services.accounts.errors import CurrentPasswordIncorrect, InvalidCredentials, LoginThrottled
 from issuer.services.accounts.passwords import hash_password, hasher, verify_password
 from issuer.services.candidates import find_by_email
+from issuer.throttle import Rule, Throttled
 
 CERTMANAGER_ID = re.compile(r"JPR[0-9]{9}")
+LOGIN_PER_ACCOUNT_AND_CLIENT = Rule("login-account-client", 5, timedelta(minutes=15))
+LOGIN_PER_CLIENT = Rule("login-client", 50, timedelta(hours=1))
+_ACCOUNT_THROTTLED = (
+    "Too many failed logins for this account from your network. Wait 15 minutes and try again, "
+    "or use 'Forgot Password or CertManager ID'."
+)
+_CLIENT_THROTTLED = "Too many failed logins from your network. Wait a while and try again."
 
 
 def find_by_identifier(session: Session, identifier: str) -> Candidate | None:
@@ -39,15 +53,24 @@ def target(candidate: Candidate | None) -> str:
 
 
 def authenticate(
-    session: Session, identifier: str, password: str, now: datetime, *, client_ip: str | None = None
+    session: Session,
+    identifier: str,
+    password: str,
+    now: datetime,
+    *,
+    client_ip: str | None = None,
+    on_failure: Callable[[], None] | None = None,
 ) -> Candidate:
     """The candidate whose CertManager ID or e-mail and password match (one unit of work: audit,
-    hash upgrade, last login); raises InvalidCredentials otherwise."""
+    hash upgrade, last login); raises InvalidCredentials otherwise, after `on_failure` ran in the
+    unit of work that audits the failure."""
     candidate = find_by_identifier(session, identifier)
     stored = candidate.password_hash if candidate is not None else None
     if not verify_password(stored, password):
         reason = "unknown_account" if candidate is None else "no_password" if stored is None else "wrong_password"
         with unit_of_work(session):
+            if on_failure is not None:
+                on_failure()
             audit.record(
                 session, actor="anonymous", action="auth.login_failed", target=target(candidate), now=now,
                 reason=reason, ip=client_ip,
@@ -68,11 +91,52 @@ def authenticate(
     return candidate
 
 
-def record_throttled(session: Session, identifier: str, now: datetime, *, client_ip: str | None = None) -> None:
-    """Audit a login attempt refused by throttling (before any password check)."""
+def account_key(candidate: Candidate | None, identifier: str) -> str:
+    """Whom the login throttle counts: the account, whichever identifier was typed."""
+    return f"account:{candidate.id}" if candidate is not None else f"unknown:{identifier.strip().casefold()}"
+
+
+def log_in(
+    session: Session, ctx: IssuerContext, identifier: str, password: str, now: datetime, *, client: str,
+    client_ip: str | None = None,
+) -> Candidate:  # fmt: skip
+    """'Log in', throttled: raises LoginThrottled (before any password check) or InvalidCredentials."""
     candidate = find_by_identifier(session, identifier)
-    with unit_of_work(session):
-        audit.record(
-            session, actor="anonymous", action="auth.login_failed", target=target(candidate), now=now,
-            reason="throttled", ip=client_ip,
-        )  # fmt: skip
+    account = account_key(candidate, identifier)
+    for rule, parts, message in (
+        (LOGIN_PER_ACCOUNT_AND_CLIENT, (account, client), _ACCOUNT_THROTTLED),
+        (LOGIN_PER_CLIENT, (client,), _CLIENT_THROTTLED),
+    ):
+        try:
+            ctx.throttle.check(session, rule, *parts, now=now)
+        except Throttled as exc:
+            with unit_of_work(session):
+                audit.record(
+                    session, actor="anonymous", action="auth.login_failed", target=target(candidate), now=now,
+                    reason="throttled", ip=client_ip,
+                )  # fmt: skip
+            raise LoginThrottled(message, exc.retry_after) from None
+
+    def count_failure() -> None:
+        ctx.throttle.hit(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client, now=now)
+        ctx.throttle.hit(session, LOGIN_PER_CLIENT, client, now=now)
+
+    found = authenticate(session, identifier, password, now, client_ip=client_ip, on_failure=count_failure)
+    ctx.throttle.clear(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client)
+    return found
+
+
+def confirm_password(
+    session: Session, ctx: IssuerContext, candidate: Candidate, password: str, now: datetime, *, client: str
+) -> None:
+    """Re-authentication of a logged-in candidate (an e-mail or password change): throttled like a
+    login, as it is a password guess too. Raises LoginThrottled or CurrentPasswordIncorrect."""
+    account = account_key(candidate, "")
+    try:
+        ctx.throttle.check(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client, now=now)
+    except Throttled as exc:
+        raise LoginThrottled(_ACCOUNT_THROTTLED, exc.retry_after) from None
+    if not verify_password(candidate.password_hash, password):
+        with unit_of_work(session):
+            ctx.throttle.hit(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client, now=now)
+        raise CurrentPasswordIncorrect()

@@ -19,14 +19,9 @@ from issuer.context import IssuerContext
 from issuer.db import unit_of_work
 from issuer.models import Candidate
 from issuer.services import audit, mail, notices
-from issuer.services.accounts.errors import (
-    CurrentPasswordIncorrect,
-    EmailUnavailable,
-    InvalidProfile,
-    PasswordMismatch,
-)
-from issuer.services.accounts.login import target
-from issuer.services.accounts.passwords import check_password_policy, hash_password, verify_password
+from issuer.services.accounts.errors import EmailUnavailable, InvalidProfile, PasswordMismatch
+from issuer.services.accounts.login import confirm_password, target
+from issuer.services.accounts.passwords import check_password_policy, hash_password
 from issuer.services.accounts.sessions import end_sessions
 
 PROFILE_FIELDS: dict[str, int] = {
@@ -86,10 +81,12 @@ def update_profile(
     *,
     email: str | None = None,
     current_password: str | None = None,
+    client: str = "",
     client_ip: str | None = None,
 ) -> list[str]:
     """'Update/Confirm': save the editable fields in `form` (never the name). A new `email` needs
-    the current password, and the old address is told. Returns the changed field names."""
+    the current password (throttled like a login), and the old address is told. Returns the
+    changed field names."""
     values, errors = _clean_fields(form)
     new_email: str | None = None
     if email is not None:
@@ -100,8 +97,8 @@ def update_profile(
     if errors:
         raise InvalidProfile(errors)
     email_change = new_email is not None and new_email != candidate.email
-    if email_change and not verify_password(candidate.password_hash, current_password or ""):
-        raise CurrentPasswordIncorrect()
+    if email_change:
+        confirm_password(session, ctx, candidate, current_password or "", now, client=client or client_ip or "")
     try:
         with unit_of_work(session):
             if email_change:
@@ -140,11 +137,12 @@ def change_password(
     *,
     confirm: str | None = None,
     keep_session: str | None = None,
+    client: str = "",
     client_ip: str | None = None,
 ) -> None:
-    """A logged-in password change: needs the current password; ends every other session."""
-    if not verify_password(candidate.password_hash, current):
-        raise CurrentPasswordIncorrect()
+    """A logged-in password change: needs the current password (throttled like a login); ends
+    every other session."""
+    confirm_password(session, ctx, candidate, current, now, client=client or client_ip or "")
     if confirm is not None and confirm != password:
         raise PasswordMismatch()
     check_password_policy(password, certmanager_id=candidate.certmanager_id, email=candidate.email)
