@@ -57,7 +57,7 @@ from issuer.services.mail import (
 )
 from tests.cli_support import run_cli
 from tests.conftest import FakeClock, make_app
-from tests.standalone.servers import ROOT, Service, certmanager_command, free_port, wait_for
+from tests.verifier.standalone.servers import ROOT, Service, certmanager_command, free_port, wait_for
 
 TEXT = "Hello Ada,\n\nYour certification is ready.\n"
 HTML = "<p>Hello Ada,</p><p>Your certification is <b>ready</b>.</p>"

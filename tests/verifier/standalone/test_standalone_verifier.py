@@ -28,7 +28,7 @@ from issuer.db import get_session
 from issuer.services.setup import initialize
 from tests.cli_support import run_cli
 from tests.conftest import Factory, FakeClock, make_app
-from tests.standalone.servers import (
+from tests.verifier.standalone.servers import (
     LIST_TTL_MS,
     FakeIssuer,
     Service,

@@ -39,7 +39,7 @@ from tests.verifier.tokens import (
     ts,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LIST_TTL_MS = 1000  # every status list in these tests: 1 s
 MIB = 1024 * 1024
 
