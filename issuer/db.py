@@ -21,6 +21,7 @@ from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     any_,
     bindparam,
@@ -33,7 +34,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, sessionmaker
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    QueryableAttribute,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+    sessionmaker,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -163,15 +171,18 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     connection.exec_driver_sql(sql, params)
 
 
-def among(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+def among(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Collection[Any]
+) -> ColumnElement[bool]:
     """`column IN (values)` as ONE bound parameter, however many values: a JSON array read by
     `json_each` on SQLite, an array with `= ANY` on PostgreSQL. For the bulk paths, where
     SQLAlchemy's per-value expansion of `IN` costs more than the lookups."""
     items = list(values)
+    expression = column.expression if isinstance(column, QueryableAttribute) else column
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, items, type_=postgresql.ARRAY(column.type)))
-    table = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(items))))
-    return column.in_(table.scalar_subquery())
+        return expression == any_(bindparam(None, items, type_=postgresql.ARRAY(expression.type)))
+    table: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(items))))
+    return expression.in_(table.scalar_subquery())
 
 
 class Database:

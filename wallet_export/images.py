@@ -46,7 +46,7 @@ def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, face: ImageFont.Imag
               width: int, fill: tuple[int, int, int]) -> int:  # fmt: skip
     box = draw.textbbox((0, 0), text, font=face)
     draw.text(((width - (box[2] - box[0])) // 2, y), text, font=face, fill=fill)
-    return y + (box[3] - box[1])
+    return y + int(box[3] - box[1])
 
 
 def _fit(
@@ -80,10 +80,10 @@ def logo_png(*, code: str, level: str, track_name: str, program: str, size: int 
         _fit(draw, level.upper(), int(size * 0.6), size // 14, bold=True),
         size,
         white,
-    )  # type: ignore[arg-type]
-    _centered(draw, int(size * 0.40), code, _fit(draw, code, int(size * 0.7), size // 6, bold=True), size, white)  # type: ignore[arg-type]
-    _centered(draw, int(size * 0.62), track_name, _fit(draw, track_name, int(size * 0.62), size // 20), size, white)  # type: ignore[arg-type]
-    _centered(draw, int(size * 0.70), program, _fit(draw, program, int(size * 0.55), size // 26), size, white)  # type: ignore[arg-type]
+    )
+    _centered(draw, int(size * 0.40), code, _fit(draw, code, int(size * 0.7), size // 6, bold=True), size, white)
+    _centered(draw, int(size * 0.62), track_name, _fit(draw, track_name, int(size * 0.62), size // 20), size, white)
+    _centered(draw, int(size * 0.70), program, _fit(draw, program, int(size * 0.55), size // 26), size, white)
     return _png(image)
 
 
@@ -109,17 +109,17 @@ def ecertificate_png(
     y = _centered(draw, 130, program.upper(), font(40, bold=True), width, NAVY)
     y = _centered(draw, y + 70, "Certificate of Achievement", font(84, serif=True), width, INK)
     y = _centered(draw, y + 60, "This certifies that", font(38), width, MUTED)
-    y = _centered(draw, y + 40, holder, _fit(draw, holder, width - 300, 96, bold=True, serif=True), width, INK)  # type: ignore[arg-type]
+    y = _centered(draw, y + 40, holder, _fit(draw, holder, width - 300, 96, bold=True, serif=True), width, INK)
     y = _centered(draw, y + 50, "has earned the certification", font(38), width, MUTED)
     y = _centered(
         draw, y + 40, certification_name, _fit(draw, certification_name, width - 300, 64, bold=True), width, dark
-    )  # type: ignore[arg-type]
+    )
     y = _centered(draw, y + 24, code, font(44), width, dark)
     dates = f"Valid from {valid_from.day} {valid_from:%B %Y} until {valid_until.day} {valid_until:%B %Y}"
     _centered(draw, y + 60, dates, font(36), width, INK)
 
     qr = Image.open(io.BytesIO(qr_png(credential_url, scale=8, border=2))).convert("RGB")
-    qr = qr.resize((260, 260), Image.NEAREST)
+    qr = qr.resize((260, 260), Image.Resampling.NEAREST)
     image.paste(qr, (width - 130 - 260, height - 130 - 300))
     draw.text((130, height - 250), "Verify this certificate: scan the code or open", font=font(30), fill=MUTED)
     draw.text((130, height - 205), credential_url, font=_fit(draw, credential_url, width - 700, 30), fill=NAVY)

@@ -9,7 +9,10 @@ connection = config.attributes.get("connection")
 if connection is None:  # `alembic` command line: use the URL from the config file
     from sqlalchemy import create_engine
 
-    connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("set sqlalchemy.url in alembic.ini, or run `certmanager init`")
+    connection = create_engine(url).connect()
 
 context.configure(
     connection=connection,

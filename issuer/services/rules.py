@@ -200,6 +200,7 @@ def _held_rows(session: Session, states: dict[int, CandidateState], now: datetim
         {"candidate_id": candidate_id, "code": w.code, "exam_date": w.exam_date,
          "result_id": result_ids[w.registration], "created_at": now}
         for candidate_id, w in new
+        if w.registration is not None  # always, for a grant held in this batch
     ]  # fmt: skip
 
 

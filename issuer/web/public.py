@@ -14,7 +14,7 @@ from issuer.models import SigningKeyRecord
 from issuer.services import keyring, status_lists
 from issuer.services.payloads import OB3_CONTEXT, VCDM2_CONTEXT, achievement, issuer_profile
 from issuer.web import issuer_context
-from verifier.http import CORS_HEADERS, json_response, problem
+from verifier.responses import CORS_HEADERS, json_response, problem
 
 bp = Blueprint("public", __name__)
 

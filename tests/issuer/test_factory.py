@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,10 +14,41 @@ from issuer import create_app, runtime
 from issuer.config import load_settings
 from issuer.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_factory_uses_overrides(app):
-    assert runtime.of(app).ctx.settings.base_url == "http://cm.test"
-    assert not create_app.__module__.startswith("tests")
+
+def test_factory_builds_independent_apps_from_overrides(tmp_path):
+    first = create_app({"instance_dir": tmp_path / "a", "base_url": "https://certs.example.org/"})
+    second = create_app({"instance_dir": tmp_path / "b", "issuer_name": "Other Program"})
+    try:
+        a, b = runtime.of(first).ctx, runtime.of(second).ctx
+        assert a.settings.base_url == "https://certs.example.org"  # normalised: no trailing slash
+        assert b.settings.base_url == "http://127.0.0.1:5000"
+        assert (a.settings.issuer_name, b.settings.issuer_name) == ("Example Certification Program", "Other Program")
+        assert a is not b and a.settings.database_url != b.settings.database_url
+        assert a.settings.instance_dir == (tmp_path / "a").resolve()
+    finally:
+        first.extensions["certmanager.db"].dispose()
+        second.extensions["certmanager.db"].dispose()
+
+
+def test_nothing_happens_at_import_time(tmp_path):
+    """Importing every package reads no configuration, creates no instance dir, opens no
+    database and starts no thread (STYLE.md: nothing at import time)."""
+    code = (
+        "import threading, issuer, issuer.cli, issuer.web.wiring, issuer.services.imports, keys, verifier, "
+        "verifier.standalone, wallet_export, issuer.server; "
+        "assert threading.active_count() == 1, threading.enumerate()"
+    )
+    env = {
+        **os.environ,
+        "CERTMANAGER_INSTANCE_DIR": str(tmp_path / "never-created"),
+        "CERTMANAGER_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "CERTMANAGER_BASE_URL": "not a url",
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "never-created").exists()
 
 
 def test_sqlite_default_generates_0600_secrets(tmp_path):
