@@ -4,6 +4,7 @@ the IssuerContext and never need Flask's request or app context."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -27,6 +28,15 @@ def _marker(name: str) -> str:
     return f"\x00{name}\x00"
 
 
+def _fill(parts: list[str], values: Mapping[str, str]) -> str:
+    """Literal parts (even places) joined with the values of the field names (odd places)."""
+    out = [parts[0]]
+    for position in range(1, len(parts), 2):
+        out.append(values[parts[position]])
+        out.append(parts[position + 1])
+    return "".join(out)
+
+
 class JinjaMailRenderer:
     def __init__(self, *, issuer_name: str, base_url: str) -> None:
         self._env = Environment(
@@ -44,16 +54,15 @@ class JinjaMailRenderer:
     def render_many(
         self, kind: str, *, shared: Mapping[str, Any], fields: Iterable[str], recipients: Iterable[Mapping[str, str]]
     ) -> list[tuple[str, str]]:
-        # Rendered once with markers in place of the per-recipient values, which are then filled
-        # in — escaped for the HTML part — for each recipient (bulk imports mail thousands).
+        # Rendered once with markers in place of the per-recipient values; each body is then the
+        # literal parts joined with that recipient's values — escaped for the HTML part (bulk
+        # imports mail thousands).
         names = list(fields)
-        markers = {name: _marker(name) for name in names}
-        text, html = self.render(kind, **shared, **markers)
+        text, html = self.render(kind, **shared, **{name: _marker(name) for name in names})
+        split = re.compile("\x00(" + "|".join(re.escape(n) for n in names) + ")\x00").split
+        text_parts, html_parts = split(text), split(html)  # literals at even places, field names at odd
         out = []
         for values in recipients:
-            body_text, body_html = text, html
-            for name in names:
-                body_text = body_text.replace(markers[name], values[name])
-                body_html = body_html.replace(markers[name], str(escape(values[name])))
-            out.append((body_text, body_html))
+            escaped = {name: str(escape(values[name])) for name in names}
+            out.append((_fill(text_parts, values), _fill(html_parts, escaped)))
         return out
