@@ -1,4 +1,5 @@
-"""The public credential page `/c/<id>` with content negotiation, and its QR codes."""
+"""The public credential page `/c/<id>` with content negotiation, its QR codes, and 'Check a
+CertManager ID' (`POST /c/<id>/check-id`)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from issuer.db import get_session
 from issuer.errors import CredentialNotFound
 from issuer.ids import is_credential_id
 from issuer.models import CredentialRecord
+from issuer.services import id_check
 from issuer.services.credentials import get_credential
 from issuer.web import issuer_context
 from verifier import VerificationResult
 from verifier.host import LinkNotResolvable, ResolvedLink
+from verifier.http import client_key
 from verifier.pages import normalize_link
-from verifier.responses import json_response, problem
+from verifier.responses import json_response, problem, wants_json
+from verifier.web import render_error
 from wallet_export import qr_png, qr_svg, share_links
 
 bp = Blueprint("credentials", __name__)
@@ -64,7 +68,8 @@ def credential(ref: str) -> Response:
     return response
 
 
-def _page(record: CredentialRecord) -> str:
+def _page(record: CredentialRecord, *, id_matches: bool | None = None, id_error: str | None = None) -> str:
+    """The credential page; after an ID check, with its answer (`id_matches`) or why there is none."""
     ctx = issuer_context()
     result = _verify(record)
     url = ctx.credential_url(record.id)
@@ -87,7 +92,46 @@ def _page(record: CredentialRecord) -> str:
         certification=cert,
         url=url,
         links=links,
+        id_check_open=id_check.answers_for(record),
+        id_matches=id_matches,
+        id_error=id_error,
     )
+
+
+CHECK_ID_MAX_BYTES = 64 * 1024  # a form with one short field; a 10 KB paste still fits
+
+
+@bp.post("/c/<cred_id>/check-id")
+def check_id(cred_id: str) -> Response:
+    """'Check a CertManager ID': `{"matches": bool}` for JSON clients, the credential page saying
+    so for people. Public: no cookie, no CSRF token; the answer is never cached."""
+    request.max_content_length = CHECK_ID_MAX_BYTES
+    response = _check_id(cred_id, request.form.get("certmanager_id"))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.vary.add("Accept")
+    return response
+
+
+def _check_id(cred_id: str, typed: str | None) -> Response:
+    if typed is None:
+        return render_error(400, "missing_field", "Bad request", "Send the form field certmanager_id.")
+    session, ctx = get_session(), issuer_context()
+    try:
+        matches = id_check.check_id(session, ctx, cred_id, typed, client=client_key(), now=ctx.clock())
+    except (CredentialNotFound, id_check.CredentialRevoked) as exc:
+        return render_error(exc.http_status, exc.code, "Not found" if exc.http_status == 404 else "Gone", exc.message)
+    except id_check.IdCheckThrottled as exc:
+        if wants_json():
+            response = problem(429, exc.code, "Too many requests", exc.message)
+        else:
+            page = _page(get_credential(session, cred_id), id_error=exc.message)
+            response = Response(page, status=429, mimetype="text/html")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if wants_json():
+        return json_response({"matches": matches})
+    return Response(_page(get_credential(session, cred_id), id_matches=matches), mimetype="text/html")
 
 
 def resolve_link(url: str) -> ResolvedLink:
