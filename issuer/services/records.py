@@ -41,16 +41,42 @@ class ExamRow:
         return "pass" if self.result.passed else "fail"
 
 
+# The candidate's own page says why, in plain words (the public page follows SPEC §3.6 instead).
+REVOCATION_WORDS = {
+    "withdrawn": "withdrawn",
+    "issued_in_error": "issued in error",
+    "misconduct": "misconduct",
+    "key_compromise": "the signing key was compromised",
+    "superseded": "replaced by a newer credential",
+}
+
+
 @dataclass(frozen=True)
 class CertificationRow:
     certification: Certification
     definition: CertificationDef | None
-    credential: CredentialRecord | None
-    active: bool
+    credential: CredentialRecord | None  # the current one (see _current_credentials)
+    status: str  # active | revoked | expired
 
     @property
     def name(self) -> str:
         return self.definition.name if self.definition else self.certification.code
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def revoked_at(self) -> datetime | None:
+        return self.credential.revoked_at if self.credential else None
+
+    @property
+    def revocation_reason(self) -> str | None:
+        """Why it was revoked, in plain words."""
+        if self.credential is None or self.credential.revocation_reason is None:
+            return None
+        reason = self.credential.revocation_reason
+        return REVOCATION_WORDS.get(reason, reason.replace("_", " "))
 
 
 def exams_for(session: Session, ctx: IssuerContext, candidate: Candidate) -> list[ExamRow]:
@@ -78,19 +104,43 @@ def exams_for(session: Session, ctx: IssuerContext, candidate: Candidate) -> lis
 
 
 def _current_credentials(session: Session, certification_ids: list[int]) -> dict[int, CredentialRecord]:
+    """Each certification's current credential: its newest unrevoked one; failing that, the newest
+    revoked one that nothing replaced (a replaced one — superseded, or reissued after a key
+    compromise — is never current while its replacement exists)."""
     if not certification_ids:
         return {}
     records = session.execute(
         select(CredentialRecord)
-        .where(CredentialRecord.certification_id.in_(certification_ids), CredentialRecord.revoked_at.is_(None))
-        .order_by(CredentialRecord.issued_at)
+        .where(CredentialRecord.certification_id.in_(certification_ids))
+        .order_by(CredentialRecord.issued_at, CredentialRecord.id)
     ).scalars()
-    return {r.certification_id: r for r in records if r.certification_id is not None}
+    current: dict[int, CredentialRecord] = {}
+    for record in records:
+        if record.certification_id is None:
+            continue
+        held = current.get(record.certification_id)
+        if held is None or _rank(record) >= _rank(held):
+            current[record.certification_id] = record
+    return current
+
+
+def _rank(record: CredentialRecord) -> int:
+    if record.revoked_at is None:
+        return 2
+    return 1 if record.replaced_by_id is None else 0
+
+
+def _status(certification: Certification, credential: CredentialRecord | None, now: datetime) -> str:
+    # Revocation outranks expiry, as in verification (SPEC §3.6).
+    if credential is not None and credential.revoked_at is not None:
+        return "revoked"
+    return "active" if certification.valid_until > now else "expired"
 
 
 def certifications_for(
     session: Session, ctx: IssuerContext, candidate: Candidate, now: datetime
 ) -> list[CertificationRow]:
+    """The candidate's certifications with their current credentials: active, revoked, expired."""
     certifications = list(
         session.execute(
             select(Certification)
@@ -100,9 +150,11 @@ def certifications_for(
     )
     credentials = _current_credentials(session, [c.id for c in certifications])
     rows = [
-        CertificationRow(c, ctx.catalog.get(c.code), credentials.get(c.id), c.valid_until > now) for c in certifications
+        CertificationRow(c, ctx.catalog.get(c.code), credentials.get(c.id), _status(c, credentials.get(c.id), now))
+        for c in certifications
     ]
-    return sorted(rows, key=lambda r: (not r.active, r.certification.code))
+    order = {"active": 0, "revoked": 1, "expired": 2}
+    return sorted(rows, key=lambda r: (order[r.status], r.certification.code))
 
 
 def held_for(session: Session, candidate: Candidate) -> list[HeldGrant]:

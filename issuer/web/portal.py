@@ -34,8 +34,9 @@ def certifications() -> str:
     rows = records.certifications_for(get_session(), ctx, current_candidate(), ctx.clock())
     return render_template(
         "portal/certifications.html",
-        active=[r for r in rows if r.active],
-        expired=[r for r in rows if not r.active],
+        active=[r for r in rows if r.status == "active"],
+        revoked=[r for r in rows if r.status == "revoked"],
+        expired=[r for r in rows if r.status == "expired"],
     )
 
 
