@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 
 from verifier.host import LinkNotResolvable, VerifierUnavailable, current_host
@@ -53,8 +53,13 @@ CHECK_LABELS = {
 
 def normalize_link(url: str) -> str:
     """A pasted or scanned link as `scheme://host[:port]/path`: scheme and host lower-cased (they
-    are case-insensitive), query and fragment dropped (share links pick up tracking parameters)."""
-    parts = urlsplit(url.strip())
+    are case-insensitive), query and fragment dropped (share links pick up tracking parameters).
+    Raises LinkNotResolvable for text that is not a URL at all (`http://[`)."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - parsing the port is what refuses `http://host:99999`
+    except ValueError:
+        raise LinkNotResolvable("This is not a link we can read. Check that you copied all of it.") from None
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
 
 
@@ -92,6 +97,15 @@ def _refuse(code: str, status: int, message: str, pasted: str = "") -> Response:
     if wants_json():
         return problem(status, code, "Cannot verify this input", message)
     return _form(status, error=message, error_code=code, pasted=pasted)
+
+
+@pages.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico by themselves; pages link the SVG and PNG icons."""
+    assert pages.static_folder is not None
+    response = send_from_directory(pages.static_folder, "favicon.ico", max_age=86400)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @pages.get("/verify")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from sqlalchemy import text
 
 from issuer.db import get_session
@@ -35,12 +35,6 @@ def _cached(response: Response, max_age: int) -> Response:
 @bp.get("/")
 def home() -> str:
     return render_template("home.html", ctx=issuer_context())
-
-
-@bp.get("/favicon.ico")
-def favicon() -> Response:
-    """Browsers ask for /favicon.ico on their own; pages link the SVG (static/favicon.svg)."""
-    return _cached(current_app.send_static_file("favicon.ico"), 86400)
 
 
 @bp.get("/.well-known/jwks.json")

@@ -53,3 +53,14 @@ def test_pages_link_an_svg_favicon_and_a_png_fallback(client):
         assert "apple-touch-icon" in links, (path, links)
         touch = Image.open(io.BytesIO(fetch(client, links["apple-touch-icon"]).data))
         assert touch.size == (180, 180)
+
+
+def test_the_stand_alone_verifier_has_the_same_icons():
+    from verifier.settings import verifier_settings
+    from verifier.standalone import create_verifier_app
+
+    client = create_verifier_app(verifier_settings(env={}, trusted=("http://127.0.0.1:5000",))).test_client()
+    assert fetch(client, "/favicon.ico").status_code == 200
+    links = icon_links(client.get("/verify").get_data(as_text=True))
+    assert links["svg"].endswith("favicon.svg")
+    assert fetch(client, links["svg"]).mimetype == "image/svg+xml"

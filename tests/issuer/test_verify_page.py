@@ -78,6 +78,15 @@ def test_foreign_or_odd_links_are_refused_without_fetching(client, link, monkeyp
     assert problem.get_json()["code"] == "link_not_resolvable"
 
 
+@pytest.mark.parametrize("link", ["http://[", "https://[::1", "http://cm.test:99999/c/AAAAAAAAAAAAAAAAAAAAAA"])
+def test_text_that_only_looks_like_a_link_is_refused_in_plain_words(client, link):
+    page = _post(client, credential=link)
+    assert page.status_code == 422
+    assert "This is not a link we can read" in page.get_data(as_text=True)
+    problem = _post(client, accept="application/json", credential=link)
+    assert problem.status_code == 422 and problem.get_json()["code"] == "link_not_resolvable"
+
+
 @pytest.mark.parametrize(
     "link",
     ["http://cm.test/c/AAAAAAAAAAAAAAAAAAAAAA", "http://cm.test/c/short", "HTTP://CM.TEST/c/not-an-id.jwt"],
