@@ -19,6 +19,11 @@ NAME_MAX = 100
 EARLIEST = date(1970, 1, 1)  # NumericDates in credentials are never negative
 LATEST = date(2199, 12, 31)
 _JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: needed inside words of some scripts
+# The only control characters a single line may arrive with (a textarea, a quoted CSV field that
+# spans lines); each becomes one space. Every other one is refused *before* whitespace is
+# collapsed: `str.split` also splits on U+000B, U+000C, U+001C-U+001F, U+0085, U+2028 and U+2029,
+# and would otherwise turn them silently into spaces.
+_LINE_WHITESPACE = frozenset("\t\n\r")
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -38,6 +43,8 @@ class InvalidInput(IssuerError):
 def _forbidden(text: str) -> str | None:
     """The first character `text` may not contain (described), or None."""
     for position, char in enumerate(text):
+        if char in _LINE_WHITESPACE:
+            continue
         category = unicodedata.category(char)
         if char in _JOINERS:
             before = text[position - 1] if position else ""
@@ -55,14 +62,15 @@ def clean_line(value: str, *, field: str, limit: int, required: bool = False) ->
     """A single line of text: NFC, whitespace collapsed, no invisible or control characters."""
     if len(value) > 4 * limit:  # refused before any work on it
         raise InvalidInput("too_long", f"{field} is longer than {limit} characters.")
-    text = " ".join(unicodedata.normalize("NFC", value).split())
+    normalized = unicodedata.normalize("NFC", value)
+    problem = _forbidden(normalized)
+    if problem is not None:
+        raise InvalidInput("bad_characters", f"{field} contains {problem}.")
+    text = " ".join(normalized.split())
     if required and not text:
         raise InvalidInput("missing", f"{field} is empty.")
     if len(text) > limit:
         raise InvalidInput("too_long", f"{field} is longer than {limit} characters.")
-    problem = _forbidden(text)
-    if problem is not None:
-        raise InvalidInput("bad_characters", f"{field} contains {problem}.")
     return text
 
 
@@ -82,9 +90,18 @@ def clean_email(value: str) -> str:
     return address
 
 
+def _iso_text(value: str, field: str) -> str:
+    """The trimmed text of a date: ISO 8601 is printable ASCII. Checked before parsing because
+    CPython's parser stops at a NUL in the time part and accepts what came before it."""
+    text = value.strip()
+    if not (text.isascii() and text.isprintable()):
+        raise InvalidInput("bad_date", f"{field} {text[:40]!r} is not an ISO 8601 date or date-time.")
+    return text
+
+
 def parse_date(value: str, *, field: str) -> date:
     """An ISO 8601 date (or the date of an ISO 8601 date-time, in UTC) within 1970–2199."""
-    text = value.strip()
+    text = _iso_text(value, field)
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -94,7 +111,7 @@ def parse_date(value: str, *, field: str) -> date:
 
 def parse_datetime(value: str, *, field: str) -> datetime:
     """An ISO 8601 date-time as aware UTC (no offset means UTC) within 1970–2199."""
-    text = value.strip()
+    text = _iso_text(value, field)
     try:
         parsed = datetime.fromisoformat(text)
         moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -141,7 +141,7 @@ def required(values: dict[str, str], name: str) -> str:
 
 def registration_id(values: dict[str, str]) -> str:
     value = required(values, "registration_id")
-    if not _REGISTRATION_ID.match(value):
+    if not _REGISTRATION_ID.fullmatch(value):  # `match` with `$` would let a trailing newline through
         raise RowRejected("bad_registration_id", f"registration_id {value[:80]!r} is not a valid identifier")
     return value
 
