@@ -10,16 +10,17 @@ work (a flush, an INSERT/UPDATE/DELETE statement) raise `UnitOfWorkMisuse`.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Select,
     Table,
@@ -33,7 +34,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.orm import (
     ORMExecuteState,
     QueryableAttribute,
@@ -44,6 +45,7 @@ from sqlalchemy.orm import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_Row = TypeVarTuple("_Row")
 
 _IN_UNIT = "cm_unit_of_work"  # session.info: depth of the open units of work
 _WROTE = "cm_wrote"  # session.info: the current transaction has written something
@@ -153,20 +155,28 @@ def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
         f"VALUES ({', '.join([placeholder] * len(names))})"
     )
-    # Only typed columns (timestamps) need processing, and a batch repeats the same few values:
-    # process each distinct value once per column.
-    typed: list[tuple[int, Any, dict[Any, Any]]] = [(i, p, {}) for i, p in enumerate(processors) if p is not None]
+    # Only typed columns need processing. Timestamps repeat the same few values in a batch:
+    # each distinct one is processed once; JSON values (unhashable) are processed each time.
+    typed: list[tuple[int, Any, dict[Any, Any] | None]] = [
+        (i, proc, None if isinstance(table.c[name].type, JSON) else {})
+        for i, (name, proc) in enumerate(zip(names, processors, strict=True))
+        if proc is not None
+    ]
     take = itemgetter(*names)
     params: list[Any] = []
     for row in rows:
         values = list(take(row)) if len(names) > 1 else [take(row)]
         for i, proc, memo in typed:
             value = values[i]
-            if value is not None:
-                done = memo.get(value)
-                if done is None:
-                    done = memo[value] = proc(value)
-                values[i] = done
+            if value is None:
+                continue
+            if memo is None:
+                values[i] = proc(value)
+                continue
+            done = memo.get(value)
+            if done is None:
+                done = memo[value] = proc(value)
+            values[i] = done
         params.append(tuple(values))
     connection.exec_driver_sql(sql, params)
 
@@ -183,6 +193,16 @@ def among(
         return expression == any_(bindparam(None, items, type_=postgresql.ARRAY(expression.type)))
     table: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(items))))
     return expression.in_(table.scalar_subquery())
+
+
+def read_rows(session: Session, statement: Select[*_Row]) -> Sequence[Row[*_Row]]:
+    """A column-only SELECT on the session's connection, as plain Core rows: for the bulk paths,
+    where the ORM's per-row result processing costs more than the query (nothing is loaded into
+    the identity map; typed columns are still converted). Pending changes are flushed first, as
+    the ORM would."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection().execute(statement).all()  # fetched at once, not row by row
 
 
 class Database:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -143,7 +144,7 @@ class ExamResult(Base):
     score: Mapped[int] = mapped_column(Integer)
     passing_score: Mapped[int] = mapped_column(Integer)
     passed: Mapped[bool] = mapped_column(Boolean)
-    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     registration: Mapped[Registration] = relationship()
 
@@ -152,10 +153,11 @@ class Certification(Base):
     """A certification granted to a candidate (one row per grant; recertification moves expiry)."""
 
     __tablename__ = "certifications"
+    # The unique (candidate, code) index also serves every lookup by candidate.
     __table_args__ = (UniqueConstraint("candidate_id", "code", name="uq_certifications_candidate_code"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
     code: Mapped[str] = mapped_column(String(32))
     exam_date: Mapped[date] = mapped_column(Date)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -209,21 +211,25 @@ class WebSession(Base):
 
 
 class MailMessage(Base):
-    """The outbox (SPEC §5.10): written in the event's transaction, delivered after commit."""
+    """The outbox (SPEC §5.10): written in the event's transaction, delivered after commit. A
+    message is stored rendered (`body_text`, `body_html`), or — bulk notices — as its template
+    `kind` and `context`, rendered when it is sent."""
 
     __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     to_addr: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sending|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
     message_id: Mapped[str | None] = mapped_column(String(200))
@@ -245,7 +251,7 @@ class CredentialRecord(Base):
     status_index: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     revocation_note: Mapped[str | None] = mapped_column(Text)

@@ -5,14 +5,14 @@ issuance path. Moving an expiry (recertification) supersedes the current credent
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import among, fast_insert
+from issuer.db import among, fast_insert, read_rows
 from issuer.errors import UnknownCertification
 from issuer.models import Candidate, Certification, CredentialRecord
 from issuer.services import issuance, revocation
@@ -29,8 +29,7 @@ def expiry_for(exam_date: date, years: int) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Award:
+class Award(NamedTuple):
     """A certification to create: granted from `exam_date`, expiring `valid_until`."""
 
     holder: Holder
@@ -39,8 +38,7 @@ class Award:
     valid_until: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Extension:
+class Extension(NamedTuple):
     """An existing certification whose expiry moves later (a recertification)."""
 
     holder: Holder
@@ -69,10 +67,11 @@ def grant_many(session: Session, ctx: IssuerContext, awards: Sequence[Award], *,
     # parameter order would fall back to one statement per row on SQLite.
     ids = {
         (candidate_id, code): cert_id
-        for cert_id, candidate_id, code in session.execute(
+        for cert_id, candidate_id, code in read_rows(
+            session,
             select(Certification.id, Certification.candidate_id, Certification.code).where(
                 among(session, Certification.candidate_id, {a.holder.candidate_id for a in awards})
-            )
+            ),
         )
     }
     grants = [

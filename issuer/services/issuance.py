@@ -10,8 +10,8 @@ one unit of work (`reissue`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -27,8 +27,7 @@ from issuer.services.payloads import CertificationGrant, Holder
 Grant = CertificationGrant  # transcripts join here as another grant type
 
 
-@dataclass(frozen=True, slots=True)
-class Issued:
+class Issued(NamedTuple):
     id: str
     grant: Grant
     status_list_id: str

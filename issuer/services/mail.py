@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any, NamedTuple
 
+from jinja2 import TemplateError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import among, fast_insert, unit_of_work
+from issuer.db import among, fast_insert, read_rows, unit_of_work
 from issuer.mail_transport import (
     DeliveryError,
     MessageRejected,
@@ -35,16 +37,18 @@ BATCH = 100
 _ERROR_CHARS = 500  # mail_outbox.last_error
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message to queue: rendered, addressed, and (optionally) keyed so it is queued once."""
+class Outgoing(NamedTuple):
+    """A message to queue, addressed and (optionally) keyed so it is queued once: rendered
+    (`text`, `html`), or — bulk notices — as the `context` of its `kind`'s templates, which the
+    sender renders (thousands of bodies are not rendered and stored in an import's transaction)."""
 
     to: str
     kind: str
     subject: str
-    text: str
+    text: str | None
     html: str | None
     dedupe_key: str | None = None
+    context: dict[str, Any] | None = None
 
 
 def _row(mail: Outgoing, now: datetime) -> dict[str, object]:
@@ -55,6 +59,7 @@ def _row(mail: Outgoing, now: datetime) -> dict[str, object]:
         "subject": mail.subject,
         "body_text": mail.text,
         "body_html": mail.html,
+        "context": mail.context,
         "created_at": now,
         "status": "pending",
         "attempts": 0,
@@ -66,7 +71,7 @@ def _queued(session: Session, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()
     query = select(MailMessage.dedupe_key).where(among(session, MailMessage.dedupe_key, keys))
-    return {k for k in session.execute(query).scalars() if k is not None}
+    return {key for (key,) in read_rows(session, query) if key is not None}
 
 
 def enqueue(session: Session, mail: Outgoing, *, now: datetime) -> int | None:
@@ -127,6 +132,18 @@ class _Claim:
     email: EmailMessage
 
 
+def _bodies(ctx: IssuerContext, row: MailMessage) -> tuple[str, str | None]:
+    """The message's text and HTML: as stored, or rendered now from its kind and context."""
+    if row.body_text is not None:
+        return row.body_text, row.body_html
+    if row.context is None:
+        raise MessageRejected("the message has neither a body nor a context to render one from")
+    try:
+        return ctx.mail.render(row.kind, **row.context)
+    except TemplateError as exc:
+        raise MessageRejected(f"cannot render the {row.kind} message: {exc.__class__.__name__}") from None
+
+
 def _claim(session: Session, ctx: IssuerContext, now: datetime, limit: int) -> tuple[list[_Claim], int, int]:
     """Lease up to `limit` due messages to this sender (one unit of work); returns (claims, claimed, failed)."""
     with unit_of_work(session):  # SQLite: the write lock serialises claims
@@ -155,12 +172,13 @@ def _claim(session: Session, ctx: IssuerContext, now: datetime, limit: int) -> t
             # Kept across attempts, so a receiver can recognise a resend after a crash.
             row.message_id = row.message_id or make_msgid(domain=sender.domain)
             try:
+                text, html = _bodies(ctx, row)
                 email = build_message(
                     sender=sender,
                     to=row.to_addr,
                     subject=row.subject,
-                    text=row.body_text,
-                    html=row.body_html,
+                    text=text,
+                    html=html,
                     message_id=row.message_id,
                     now=now,
                 )

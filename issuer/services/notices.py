@@ -4,8 +4,8 @@ builder returns a rendered `Outgoing` for `mail.enqueue` / `mail.enqueue_many`."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from issuer.context import IssuerContext
 from issuer.models import Candidate, Certification
@@ -23,8 +23,7 @@ CHANGE_SUBJECTS = {
 RESULTS_SUBJECT = "New exam results in your CertManager account"
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(NamedTuple):
     """What a bulk message reads of a candidate (cheaper than an ORM object)."""
 
     candidate_id: int
@@ -47,17 +46,17 @@ def account_created(ctx: IssuerContext, candidate: Candidate) -> Outgoing:
 
 
 def results_imported(ctx: IssuerContext, recipients: Sequence[Recipient], run_id: str) -> list[Outgoing]:
-    """'New exam results' to each recipient, once per candidate and import run."""
-    bodies = ctx.mail.render_many(
-        "results_imported",
-        shared={"subject": RESULTS_SUBJECT, "exams_url": _url(ctx, "/exams")},
-        fields=("first_name", "certmanager_id"),
-        recipients=[{"first_name": r.first_name, "certmanager_id": r.certmanager_id} for r in recipients],
-    )
+    """'New exam results' to each recipient, once per candidate and import run (rendered when
+    sent: an import queues thousands)."""
+    exams_url = _url(ctx, "/exams")
     return [
-        Outgoing(r.email, "results_imported", RESULTS_SUBJECT, text, html, f"results:{r.candidate_id}:{run_id}")
-        for r, (text, html) in zip(recipients, bodies, strict=True)
-    ]
+        Outgoing(
+            r.email, "results_imported", RESULTS_SUBJECT, None, None, f"results:{r.candidate_id}:{run_id}",
+            {"subject": RESULTS_SUBJECT, "exams_url": exams_url, "first_name": r.first_name,
+             "certmanager_id": r.certmanager_id},
+        )
+        for r in recipients
+    ]  # fmt: skip
 
 
 def expiry_reminder(ctx: IssuerContext, certification: Certification, window: int, now: datetime) -> Outgoing:

@@ -3,9 +3,8 @@ the Achievement of each certification. Pure: plain values in, JSON-ready dicts o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 
 from issuer.context import IssuerContext
 from issuer.errors import UnknownCertification
@@ -17,8 +16,7 @@ OB3_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achiev
 STATUS_PURPOSE = "revocation"
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
+class Holder(NamedTuple):
     """Whom a credential is about: the opaque holder id and the name in clear (never the
     CertManager ID: a login identifier of ~30 bits is reversed from any hash of it)."""
 
@@ -32,8 +30,7 @@ class Holder:
         return f"{self.first_name} {self.last_name}"
 
 
-@dataclass(frozen=True, slots=True)
-class CertificationGrant:
+class CertificationGrant(NamedTuple):
     """One certification credential to issue: the certification as it stands now."""
 
     holder: Holder

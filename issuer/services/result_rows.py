@@ -6,15 +6,14 @@ and each candidate gets one 'new results' e-mail per run."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import among, fast_insert
+from issuer.db import among, fast_insert, read_rows
 from issuer.models import Candidate, ExamResult, Registration
 from issuer.services import feeds, mail, notices, rules
 from issuer.services.feeds import FeedRow, RowRejected
@@ -22,8 +21,7 @@ from issuer.services.import_report import ImportReport
 from issuer.services.payloads import Holder
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedResult:
+class ParsedResult(NamedTuple):
     registration_id: str
     exam_code: str
     exam_date: date
@@ -75,7 +73,8 @@ def apply_results(
     # The registrations these rows name, their candidates and any result imported before: one query.
     found = {
         r.registration_id: r
-        for r in session.execute(
+        for r in read_rows(
+            session,
             select(
                 Registration.id, Registration.registration_id, Registration.candidate_id, Registration.exam_code,
                 Candidate.holder_id, Candidate.first_name, Candidate.last_name, Candidate.email,

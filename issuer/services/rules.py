@@ -13,21 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from issuer.catalog import Catalog, CertificationDef
 from issuer.context import IssuerContext
-from issuer.db import among, fast_insert
+from issuer.db import among, fast_insert, read_rows
 from issuer.models import Certification, ExamResult, HeldGrant
 from issuer.services import certifications
 from issuer.services.certifications import Award, Extension, expiry_for
 from issuer.services.payloads import Holder
 
 
-@dataclass(frozen=True, slots=True)
-class Pass:
+class Pass(NamedTuple):
     """A passed exam: what the rules need of an imported result (`registration`: its row id)."""
 
     holder: Holder
@@ -169,7 +169,8 @@ def load_states(session: Session, candidate_ids: Iterable[int]) -> dict[int, Can
     states = {candidate_id: CandidateState() for candidate_id in ids}
     if not ids:
         return states
-    for row in session.execute(
+    for row in read_rows(
+        session,
         select(
             Certification.id, Certification.candidate_id, Certification.code, Certification.exam_date,
             Certification.valid_until, Certification.granted_at,
@@ -178,10 +179,11 @@ def load_states(session: Session, candidate_ids: Iterable[int]) -> dict[int, Can
         states[row.candidate_id].certifications[row.code] = _Held(
             row.code, row.exam_date, row.valid_until, row.id, row.granted_at
         )
-    for grant in session.execute(
+    for grant in read_rows(
+        session,
         select(HeldGrant.id, HeldGrant.candidate_id, HeldGrant.code, HeldGrant.exam_date)
         .where(among(session, HeldGrant.candidate_id, ids))
-        .order_by(HeldGrant.exam_date, HeldGrant.id)
+        .order_by(HeldGrant.exam_date, HeldGrant.id),
     ):
         states[grant.candidate_id].waiting.append(_Waiting(grant.code, grant.exam_date, grant.id))
     return states
@@ -195,7 +197,7 @@ def _held_rows(session: Session, states: dict[int, CandidateState], now: datetim
     query = select(ExamResult.registration_id, ExamResult.id).where(
         among(session, ExamResult.registration_id, {w.registration for _, w in new})
     )
-    result_ids = {registration: result_id for registration, result_id in session.execute(query)}
+    result_ids = {registration: result_id for registration, result_id in read_rows(session, query)}
     return [
         {"candidate_id": candidate_id, "code": w.code, "exam_date": w.exam_date,
          "result_id": result_ids[w.registration], "created_at": now}

@@ -6,7 +6,9 @@ module sits below the key ring and the issuance and revocation services."""
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+from array import array
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import among
+from issuer.db import among, read_rows
 from issuer.errors import StatusListNotFound
 from issuer.ids import new_status_list_id
 from issuer.models import CredentialRecord, StatusListRecord
@@ -85,11 +87,19 @@ def open_list(session: Session, ctx: IssuerContext, signer: SigningKey, now: dat
     return found or _create_list(session, ctx, signer, now)
 
 
+def _random_indexes(upper: int, count: int) -> set[int]:
+    """About `count` distinct uniformly random indexes below `upper` (< 2**32), from one read of
+    the CSPRNG: slot positions must not be guessable."""
+    mask = (1 << max(1, (upper - 1).bit_length())) - 1
+    words = array("I", os.urandom(4 * count))  # rejection sampling below: uniform for any `upper`
+    return {value for word in words if (value := word & mask) < upper} or {secrets.randbelow(upper)}
+
+
 def _taken(session: Session, list_id: str, candidates: list[int]) -> set[int]:
     query = select(CredentialRecord.status_index).where(
         CredentialRecord.status_list_id == list_id, among(session, CredentialRecord.status_index, candidates)
     )
-    return set(session.execute(query).scalars())
+    return {index for (index,) in read_rows(session, query)}
 
 
 def allocate(
@@ -110,7 +120,7 @@ def allocate(
             # Draw more than needed: the fuller the list, the more of a draw is taken.
             fill = record.allocated / max(upper, 1)
             draw = max(8, int((wanted - len(chosen)) / max(1 - fill, 0.05) * 1.25))
-            candidates = list({secrets.randbelow(upper) for _ in range(draw)} - chosen)
+            candidates = list(_random_indexes(upper, draw) - chosen)
             taken = _taken(session, record.id, candidates)
             free = [i for i in candidates if i not in taken]
             chosen.update(free[: wanted - len(chosen)])

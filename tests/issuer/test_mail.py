@@ -282,6 +282,28 @@ def test_a_text_only_message_is_a_single_part(mail_app: Any, clock: FakeClock, s
     assert received.get_content() == TEXT
 
 
+def test_a_bulk_notice_is_rendered_when_it_is_sent(mail_app: Any, clock: FakeClock, smtp: SmtpServer) -> None:
+    context = {"subject": "New exam results", "exams_url": "http://cm.test/exams", "first_name": "Zoë <b>",
+               "certmanager_id": "JPR123456789"}  # fmt: skip
+    with mail_app.app_context():
+        session = get_session()
+        with unit_of_work(session):
+            put(session, to="zoe@example.org", kind="results_imported", subject="New exam results", text=None,
+                html=None, context=context, now=clock())  # fmt: skip
+            put(session, to="x@example.org", kind="results_imported", subject="Broken", text=None, html=None,
+                context={"subject": "Broken"}, now=clock())  # fmt: skip
+    report = deliver(mail_app, clock)
+    assert (report.sent, report.failed) == (1, 1)  # a context that cannot render fails that message only
+    [received] = smtp.messages()
+    assert received["To"] == "zoe@example.org"
+    text = received.get_body(preferencelist=("plain",)).get_content()
+    html = received.get_body(preferencelist=("html",)).get_content()
+    assert "Zoë <b>" in text and "JPR123456789" in text and "http://cm.test/exams" in text
+    assert "Zoë &lt;b&gt;" in html and "<b>" not in html.replace("&lt;b&gt;", "")
+    [broken] = [m for m in outbox(mail_app) if m.to_addr == "x@example.org"]
+    assert broken.status == "failed" and "cannot render" in (broken.last_error or "")
+
+
 def test_a_dedupe_key_already_queued_is_not_queued_twice(mail_app: Any, clock: FakeClock, smtp: SmtpServer) -> None:
     queue(mail_app, clock, dedupe_key="result:R-1")
     with mail_app.app_context():

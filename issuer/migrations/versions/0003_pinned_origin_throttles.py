@@ -1,4 +1,6 @@
-"""The pinned public origin (issuer_state.base_url) and the shared throttle counters.
+"""The pinned public origin (issuer_state.base_url), the shared throttle counters, outbox messages
+rendered when sent (mail_outbox.context), and the indexes bulk imports no longer pay for
+(each was unused or the prefix of another).
 
 Revision ID: 0003
 Revises: 0002
@@ -30,7 +32,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_throttle_hits_expires_at'), ['expires_at'], unique=False)
 
 
+    with op.batch_alter_table('mail_outbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('context', sa.JSON(), nullable=True))
+        batch_op.alter_column('body_text', existing_type=sa.Text(), nullable=True)
+        batch_op.drop_index('ix_mail_outbox_next_attempt_at')
+        batch_op.drop_index('ix_mail_outbox_status')
+        batch_op.create_index('ix_mail_outbox_due', ['status', 'next_attempt_at'], unique=False)
+    with op.batch_alter_table('credentials', schema=None) as batch_op:
+        batch_op.drop_index('ix_credentials_issued_at')
+    with op.batch_alter_table('certifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_certifications_candidate_id')
+    with op.batch_alter_table('exam_results', schema=None) as batch_op:
+        batch_op.drop_index('ix_exam_results_imported_at')
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('exam_results', schema=None) as batch_op:
+        batch_op.create_index('ix_exam_results_imported_at', ['imported_at'], unique=False)
+    with op.batch_alter_table('certifications', schema=None) as batch_op:
+        batch_op.create_index('ix_certifications_candidate_id', ['candidate_id'], unique=False)
+    with op.batch_alter_table('credentials', schema=None) as batch_op:
+        batch_op.create_index('ix_credentials_issued_at', ['issued_at'], unique=False)
+    with op.batch_alter_table('mail_outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_mail_outbox_due')
+        batch_op.create_index('ix_mail_outbox_status', ['status'], unique=False)
+        batch_op.create_index('ix_mail_outbox_next_attempt_at', ['next_attempt_at'], unique=False)
+        batch_op.alter_column('body_text', existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column('context')
     with op.batch_alter_table('throttle_hits', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_throttle_hits_expires_at'))
         batch_op.drop_index(batch_op.f('ix_throttle_hits_key'))
