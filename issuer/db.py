@@ -64,6 +64,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # SQLite's default page cache is 2 MB: too small for the indexes of a database with a
+    # million credentials, whose random ids spread every bulk insert over the whole index.
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
 
@@ -193,6 +196,20 @@ def among(
         return expression == any_(bindparam(None, items, type_=postgresql.ARRAY(expression.type)))
     table: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(items))))
     return expression.in_(table.scalar_subquery())
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new primary keys of `table` for rows about to be inserted with them (bulk paths:
+    no read-back of generated ids). PostgreSQL draws them from the column's sequence; SQLite
+    counts on from the largest id, which the unit of work's write lock keeps ours."""
+    _require_unit(session, "reserving ids")
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        drawn = connection.execute(select(func.nextval(sequence)).select_from(func.generate_series(1, count)))
+        return [int(value) for (value,) in drawn]
+    largest = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(int(largest) + 1, int(largest) + 1 + count))
 
 
 def read_rows(session: Session, statement: Select[*_Row]) -> Sequence[Row[*_Row]]:

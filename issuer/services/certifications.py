@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import among, fast_insert, read_rows
+from issuer.db import among, fast_insert, reserve_ids
 from issuer.errors import UnknownCertification
 from issuer.models import Candidate, Certification, CredentialRecord
 from issuer.services import issuance, revocation
@@ -54,31 +54,19 @@ def grant_many(session: Session, ctx: IssuerContext, awards: Sequence[Award], *,
     if not awards:
         return []
     granted_at = now.replace(microsecond=0)
+    ids = reserve_ids(session, Certification.__table__, len(awards))  # type: ignore[arg-type]
     fast_insert(
         session,
         Certification.__table__,  # type: ignore[arg-type]
         [
-            {"candidate_id": a.holder.candidate_id, "code": a.code, "exam_date": a.exam_date,
+            {"id": cert_id, "candidate_id": a.holder.candidate_id, "code": a.code, "exam_date": a.exam_date,
              "granted_at": granted_at, "valid_until": a.valid_until}
-            for a in awards
+            for cert_id, a in zip(ids, awards, strict=True)
         ],
     )  # fmt: skip
-    # The new ids, read back by (candidate, code), which is unique: INSERT … RETURNING in
-    # parameter order would fall back to one statement per row on SQLite.
-    ids = {
-        (candidate_id, code): cert_id
-        for cert_id, candidate_id, code in read_rows(
-            session,
-            select(Certification.id, Certification.candidate_id, Certification.code).where(
-                among(session, Certification.candidate_id, {a.holder.candidate_id for a in awards})
-            ),
-        )
-    }
     grants = [
-        CertificationGrant(
-            a.holder, ids[(a.holder.candidate_id, a.code)], a.code, a.exam_date, granted_at, a.valid_until
-        )
-        for a in awards
+        CertificationGrant(a.holder, cert_id, a.code, a.exam_date, granted_at, a.valid_until)
+        for cert_id, a in zip(ids, awards, strict=True)
     ]
     return issuance.issue(session, ctx, grants, now=now)
 

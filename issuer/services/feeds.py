@@ -12,10 +12,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from issuer import inputs
 from issuer.errors import IssuerError
@@ -43,8 +42,7 @@ class RowRejected(IssuerError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class FeedRow:
+class FeedRow(NamedTuple):
     line: int  # the 1-based physical line the row starts on (the header is line 1)
     values: dict[str, str]
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from issuer.context import IssuerContext
 from issuer.db import fast_insert
 from issuer.errors import CredentialNotFound
-from issuer.ids import new_credential_id
+from issuer.ids import new_credential_ids
 from issuer.models import Candidate, CredentialRecord
 from issuer.services import keyring, payloads, revocation, status_lists
 from issuer.services.payloads import CertificationGrant, Holder
@@ -48,8 +48,7 @@ def issue(session: Session, ctx: IssuerContext, grants: Sequence[Grant], *, now:
     issued_at = now.replace(microsecond=0)
     rows: list[dict[str, object]] = []
     issued: list[Issued] = []
-    for grant, (list_id, index) in zip(grants, slots, strict=True):
-        cred_id = new_credential_id()
+    for grant, (list_id, index), cred_id in zip(grants, slots, new_credential_ids(len(grants)), strict=True):
         token = signer.sign(payloads.certification(ctx, grant, cred_id, list_id, index), typ="JWT")
         rows.append(
             {

@@ -84,15 +84,11 @@ def name_identifier(holder: Holder) -> dict[str, Any]:
     return {"type": "IdentityObject", "identityType": "name", "hashed": False, "identityHash": holder.full_name}
 
 
-def status_entry(ctx: IssuerContext, list_id: str, index: int) -> dict[str, Any]:
-    status_url = ctx.status_url(list_id)
-    return {
-        "id": f"{status_url}#{index}",
-        "type": "BitstringStatusListEntry",
-        "statusPurpose": STATUS_PURPOSE,
-        "statusListIndex": str(index),
-        "statusListCredential": status_url,
-    }
+# Parts every certification credential shares (never mutated: JSON serialisation only reads them).
+_CONTEXT = [VCDM2_CONTEXT, OB3_CONTEXT]
+_TYPE = ["VerifiableCredential", "OpenBadgeCredential"]
+_SUBJECT_TYPE = ["AchievementSubject"]
+_SCHEMA = [{"id": OB3_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}]
 
 
 def certification(
@@ -100,31 +96,36 @@ def certification(
 ) -> dict[str, Any]:
     """The OpenBadgeCredential of `grant`, with the JWT claims of the Open Badges JWT proof."""
     url = ctx.credential_url(cred_id)
+    status_url = ctx.status_url(list_id)
     definition = achievement(ctx, grant.code)
+    holder = grant.holder
     valid_from = grant.valid_from
-    payload: dict[str, Any] = {
-        "@context": [VCDM2_CONTEXT, OB3_CONTEXT],
+    return {
+        "@context": _CONTEXT,
         "id": url,
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "type": _TYPE,
         "issuer": definition["creator"],  # the issuer's Profile, built once with the achievement
         "name": definition["name"],
         "validFrom": format_datetime(valid_from),
         "validUntil": format_datetime(grant.valid_until),
         "awardedDate": format_datetime(grant.awarded_at),
         "credentialSubject": {
-            "id": grant.holder.holder_id,
-            "type": ["AchievementSubject"],
-            "identifier": [name_identifier(grant.holder)],
+            "id": holder.holder_id,
+            "type": _SUBJECT_TYPE,
+            "identifier": [name_identifier(holder)],
             "achievement": definition,
         },
-        "credentialStatus": status_entry(ctx, list_id, index),
-        "credentialSchema": [{"id": OB3_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
+        "credentialStatus": {
+            "id": f"{status_url}#{index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": STATUS_PURPOSE,
+            "statusListIndex": str(index),
+            "statusListCredential": status_url,
+        },
+        "credentialSchema": _SCHEMA,
+        "iss": ctx.issuer_id,
+        "jti": url,
+        "sub": holder.holder_id,
+        "nbf": int(valid_from.timestamp()),
+        "exp": int(grant.valid_until.replace(microsecond=0).timestamp()),
     }
-    payload.update(
-        iss=ctx.issuer_id,
-        jti=url,
-        sub=grant.holder.holder_id,
-        nbf=int(valid_from.timestamp()),
-        exp=int(grant.valid_until.replace(microsecond=0).timestamp()),
-    )
-    return payload

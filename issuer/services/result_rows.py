@@ -70,7 +70,8 @@ def apply_results(
             parsed.append((row, parse_result(row.values, ctx.catalog.exams, now)))
         except RowRejected as exc:
             report.reject(row, exc)
-    # The registrations these rows name, their candidates and any result imported before: one query.
+    # The registrations these rows name and their candidates, in one query; the results already
+    # imported for them (a re-import, a vendor correction) in a second, only if there are any.
     found = {
         r.registration_id: r
         for r in read_rows(
@@ -78,15 +79,14 @@ def apply_results(
             select(
                 Registration.id, Registration.registration_id, Registration.candidate_id, Registration.exam_code,
                 Candidate.holder_id, Candidate.first_name, Candidate.last_name, Candidate.email,
-                Candidate.certmanager_id, ExamResult.exam_date, ExamResult.score, ExamResult.passing_score,
-                ExamResult.passed,
+                Candidate.certmanager_id, ExamResult.id.label("result_id"),
             )
             .join(Candidate, Candidate.id == Registration.candidate_id)
             .outerjoin(ExamResult, ExamResult.registration_id == Registration.id)
             .where(among(session, Registration.registration_id, {p.registration_id for _, p in parsed}))
         )
     }  # fmt: skip
-    imported = {r.id: (r.exam_date, r.score, r.passing_score, r.passed) for r in found.values() if r.exam_date}
+    imported = _imported(session, [r.id for r in found.values() if r.result_id is not None])
     accepted: list[tuple[Any, ParsedResult]] = []
     for row, p in parsed:
         registration = found.get(p.registration_id)
@@ -114,6 +114,19 @@ def apply_results(
         accepted.append((registration, p))
     if accepted:
         _apply_accepted(session, ctx, accepted, report, now=now, actor=actor, run_id=run_id)
+
+
+def _imported(session: Session, registrations: list[int]) -> dict[int, tuple[date, int, int, bool]]:
+    """What was imported before for these registrations: (exam date, score, passing score, passed)."""
+    if not registrations:
+        return {}
+    query = select(
+        ExamResult.registration_id, ExamResult.exam_date, ExamResult.score, ExamResult.passing_score, ExamResult.passed
+    ).where(among(session, ExamResult.registration_id, registrations))
+    return {
+        row.registration_id: (row.exam_date, row.score, row.passing_score, row.passed)
+        for row in read_rows(session, query)
+    }
 
 
 def _apply_accepted(

@@ -78,6 +78,8 @@ class RuleOutcome:
 
 
 def _prerequisites_met(definition: CertificationDef, held: dict[str, _Held], now: datetime) -> bool:
+    if not definition.prerequisites:
+        return True
     return all(code in held and held[code].valid_until > now for code in definition.prerequisites)
 
 
