@@ -327,6 +327,10 @@ def test_profile_update_never_touches_the_name(db: Any, ctx: Any, clock: Any) ->
         ({"phone": "call me maybe"}, "phone"),
         ({"city": "x" * 121}, "city"),
         ({"company": "Acme\x00"}, "company"),
+        ({"company": "Acme \u202eevil"}, "company"),  # a bidi override would reorder the text
+        ({"job_title": "Boss\u200b"}, "job_title"),  # zero-width space
+        ({"address": "Main St\u2066 1\u2069"}, "address"),  # bidi isolate
+        ({"city": "Paris\u2028Lyon"}, "city"),  # a line separator in a one-line field
     ],
 )
 def test_profile_refuses_bad_values_without_writing(

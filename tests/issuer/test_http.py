@@ -63,6 +63,14 @@ def test_unknown_credential_is_problem_json_for_machines(client: Any, ref: str) 
     assert_problem(response, 404, "credential_not_found")
 
 
+@pytest.mark.parametrize("ref", ["Z" * 22 + ".jwt", "Z" * 22 + ".vc.jwt", "not-an-id.jwt", "Z" * 22 + ".pdf"])
+def test_an_unknown_credential_document_is_problem_json_even_for_a_browser(client: Any, ref: str) -> None:
+    # A browser asking for the .jwt of an unknown id gets problem+json, not an HTML page (SPEC §3.4).
+    response = client.get(f"/c/{ref}", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert_problem(response, 404, "credential_not_found")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_jwt_is_served_exactly_as_signed(client: Any, factory: Any) -> None:
     record = factory.certified("CNA-ENT")
     by_suffix = client.get(f"/c/{record.id}.jwt")
