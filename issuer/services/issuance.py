@@ -9,7 +9,7 @@ one unit of work (`reissue`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -21,7 +21,8 @@ from issuer.db import fast_insert
 from issuer.errors import CredentialNotFound
 from issuer.ids import new_credential_ids
 from issuer.models import Candidate, CredentialRecord
-from issuer.services import keyring, payloads, revocation, status_lists
+from issuer.services import keyring, mail, payloads, revocation, status_lists
+from issuer.services.mail import Outgoing
 from issuer.services.payloads import CertificationGrant, Holder
 
 Grant = CertificationGrant  # transcripts join here as another grant type
@@ -38,8 +39,14 @@ def holder_of(candidate: Candidate) -> Holder:
     return Holder(candidate.id, candidate.holder_id, candidate.first_name, candidate.last_name)
 
 
-def issue(session: Session, ctx: IssuerContext, grants: Sequence[Grant], *, now: datetime) -> list[Issued]:
-    """Sign and store one credential per grant (in order); nothing is committed here."""
+Notify = Callable[[list["Issued"]], Sequence[Outgoing]]
+
+
+def issue(
+    session: Session, ctx: IssuerContext, grants: Sequence[Grant], *, now: datetime, notify: Notify | None = None
+) -> list[Issued]:
+    """Sign and store one credential per grant (in order) and queue the mail `notify` writes
+    about them; nothing is committed here."""
     if not grants:
         return []
     signer = keyring.active_signer(session, ctx)
@@ -70,6 +77,8 @@ def issue(session: Session, ctx: IssuerContext, grants: Sequence[Grant], *, now:
         )
         issued.append(Issued(cred_id, grant, list_id, index))
     fast_insert(session, CredentialRecord.__table__, rows)  # type: ignore[arg-type]
+    if notify is not None:
+        mail.enqueue_many(session, notify(issued), now=now)
     return issued
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import unit_of_work
+from issuer.db import among, read_rows, unit_of_work
 from issuer.errors import InvalidKeyState
-from issuer.models import CredentialRecord, SigningKeyRecord
-from issuer.services import audit, issuance, keyring, revocation, status_lists
+from issuer.models import Candidate, CredentialRecord, SigningKeyRecord
+from issuer.services import audit, issuance, keyring, notices, revocation, status_lists
 from issuer.services.state import bump_generation
 from keys import KeyState
 
@@ -28,6 +28,15 @@ class CompromiseReport:
     revoked: list[str] = field(default_factory=list)
     reissued: dict[str, str] = field(default_factory=dict)  # old id -> new id
     new_active: str | None = None
+
+
+def _recipients(session: Session, candidate_ids: set[int]) -> dict[int, notices.Recipient]:
+    if not candidate_ids:
+        return {}
+    query = select(Candidate.id, Candidate.email, Candidate.first_name, Candidate.certmanager_id).where(
+        among(session, Candidate.id, candidate_ids)
+    )
+    return {row.id: notices.Recipient(*row) for row in read_rows(session, query)}
 
 
 def mark_compromised(
@@ -60,9 +69,13 @@ def mark_compromised(
         )
         if reissue:
             still_valid = [c for c in affected if c.valid_until is None or c.valid_until > now]
+            recipients = _recipients(session, {c.candidate_id for c in still_valid})
             for start in range(0, len(still_valid), REISSUE_BATCH):
                 batch = still_valid[start : start + REISSUE_BATCH]
-                issued = issuance.issue(session, ctx, issuance.grants_for(session, batch), now=now)
+                issued = issuance.issue(
+                    session, ctx, issuance.grants_for(session, batch), now=now,
+                    notify=lambda done: notices.credentials_reissued(ctx, recipients, done),
+                )  # fmt: skip
                 report.reissued.update((old.id, new.id) for old, new in zip(batch, issued, strict=True))
                 if progress is not None:
                     progress(start + len(batch), len(still_valid))

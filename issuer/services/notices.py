@@ -3,12 +3,13 @@ builder returns a rendered `Outgoing` for `mail.enqueue` / `mail.enqueue_many`."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from issuer.context import IssuerContext
 from issuer.models import Candidate, Certification
+from issuer.services.issuance import Issued
 from issuer.services.mail import Outgoing
 
 LINK_SUBJECTS = {
@@ -57,6 +58,35 @@ def results_imported(ctx: IssuerContext, recipients: Sequence[Recipient], run_id
         )
         for r in recipients
     ]  # fmt: skip
+
+
+def credentials_reissued(
+    ctx: IssuerContext, recipients: Mapping[int, Recipient], issued: Sequence[Issued]
+) -> list[Outgoing]:
+    """One message per candidate whose credentials were reissued (after a key compromise), with
+    the new links."""
+    by_candidate: dict[int, list[Issued]] = {}
+    for credential in issued:
+        by_candidate.setdefault(credential.grant.holder.candidate_id, []).append(credential)
+    subject = "Your certification credentials were reissued"
+    out = []
+    for candidate_id, credentials in sorted(by_candidate.items()):
+        recipient = recipients[candidate_id]
+        items = [
+            {"name": _certification_name(ctx, c.grant.code), "code": c.grant.code, "url": ctx.credential_url(c.id)}
+            for c in credentials
+        ]
+        text, html = ctx.mail.render(
+            "credentials_reissued", subject=subject, first_name=recipient.first_name, items=items,
+            certifications_url=_url(ctx, "/certifications"),
+        )  # fmt: skip
+        out.append(Outgoing(recipient.email, "credentials_reissued", subject, text, html))
+    return out
+
+
+def _certification_name(ctx: IssuerContext, code: str) -> str:
+    definition = ctx.catalog.get(code)
+    return definition.name if definition else code
 
 
 def expiry_reminder(ctx: IssuerContext, certification: Certification, window: int, now: datetime) -> Outgoing:

@@ -215,3 +215,26 @@ def test_compromised_with_reissue(client: Any, runner: Any, factory: Any) -> Non
         old = verify(client, record.jwt)
         assert old["status"] == "key_compromised"
         assert old["superseded_by"] == f"{BASE_URL}/c/{new_id}"
+
+
+def test_a_reissue_tells_each_candidate_once_with_the_new_links(app: Any, runner: Any, factory: Any) -> None:
+    from sqlalchemy import select
+
+    from issuer.db import get_session
+    from issuer.models import Candidate, MailMessage
+
+    kept = [factory.certified("CNA-ENT", first="Ada"), factory.certified("CNS-ENT", first="Grace")]
+    result = cli(runner, "keys", "compromised", active_kid(runner), "--reissue")
+    assert result.exit_code == 0, result.output
+    pairs = dict(line.split(" -> ") for line in result.stdout.strip().splitlines())
+    with app.app_context():
+        session = get_session()
+        messages = session.execute(select(MailMessage).where(MailMessage.kind == "credentials_reissued")).scalars()
+        by_address = {m.to_addr: m for m in messages}
+        for record in kept:
+            candidate = session.get(Candidate, record.candidate_id)
+            message = by_address.pop(candidate.email)
+            assert message.body_text is not None and message.body_html is not None
+            assert f"{BASE_URL}/c/{pairs[record.id]}" in message.body_text
+            assert f"Hello {candidate.first_name}," in message.body_text
+    assert by_address == {}  # one message per candidate, nobody else
