@@ -33,6 +33,7 @@ def format_datetime(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+@lru_cache(maxsize=4096)  # every verification words its credential's expiry this way
 def long_date(moment: datetime) -> str:
     """A date as people read it: `19 October 2029` (UTC)."""
     utc = moment.astimezone(UTC)
