@@ -38,17 +38,6 @@ class Award(NamedTuple):
     valid_until: datetime
 
 
-class Extension(NamedTuple):
-    """An existing certification whose expiry moves later (a recertification)."""
-
-    holder: Holder
-    certification_id: int
-    code: str
-    exam_date: date
-    awarded_at: datetime
-    valid_until: datetime
-
-
 def grant_many(session: Session, ctx: IssuerContext, awards: Sequence[Award], *, now: datetime) -> list[Issued]:
     """Create the certifications of `awards` (in bulk) and issue their credentials."""
     if not awards:
@@ -72,22 +61,19 @@ def grant_many(session: Session, ctx: IssuerContext, awards: Sequence[Award], *,
 
 
 def extend_many(
-    session: Session, ctx: IssuerContext, extensions: Sequence[Extension], *, now: datetime, actor: str, note: str
+    session: Session, ctx: IssuerContext, moved: Sequence[CertificationGrant], *, now: datetime, actor: str, note: str
 ) -> list[Issued]:
-    """Move the expiries of `extensions`, issue their new credentials and supersede the old ones."""
-    if not extensions:
+    """Store the new dates of certifications whose expiry moved later (`moved`: each as it stands
+    now), issue their new credentials and supersede the old ones."""
+    if not moved:
         return []
     session.execute(
         update(Certification),
-        [{"id": e.certification_id, "exam_date": e.exam_date, "valid_until": e.valid_until} for e in extensions],
+        [{"id": g.certification_id, "exam_date": g.exam_date, "valid_until": g.valid_until} for g in moved],
     )
-    current = current_credentials(session, [e.certification_id for e in extensions])
-    grants = [
-        CertificationGrant(e.holder, e.certification_id, e.code, e.exam_date, e.awarded_at, e.valid_until)
-        for e in extensions
-    ]
-    issued = issuance.issue(session, ctx, grants, now=now)
-    olds = [current[e.certification_id] for e in extensions if e.certification_id in current]
+    current = current_credentials(session, [g.certification_id for g in moved])
+    issued = issuance.issue(session, ctx, moved, now=now)
+    olds = [current[g.certification_id] for g in moved if g.certification_id in current]
     replaced = {current[i.grant.certification_id].id: i.id for i in issued if i.grant.certification_id in current}
     revocation.revoke(session, ctx, olds, reason="superseded", note=note, actor=actor, now=now, replaced_by=replaced)
     return issued

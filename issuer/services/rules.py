@@ -23,8 +23,8 @@ from issuer.context import IssuerContext
 from issuer.db import among, fast_insert, read_rows
 from issuer.models import Certification, ExamResult, HeldGrant
 from issuer.services import certifications
-from issuer.services.certifications import Award, Extension, expiry_for
-from issuer.services.payloads import Holder
+from issuer.services.certifications import Award, expiry_for
+from issuer.services.payloads import CertificationGrant, Holder
 
 
 class Pass(NamedTuple):
@@ -219,7 +219,7 @@ def apply_passes(
     outcome = plan(ctx.catalog, states, passes, now)
 
     awards: list[Award] = []
-    extensions: list[Extension] = []
+    extensions: list[CertificationGrant] = []
     released: list[int] = []
     for candidate_id, state in states.items():
         holder = holders[candidate_id]
@@ -227,7 +227,7 @@ def apply_passes(
             if c.id is None:
                 awards.append(Award(holder, c.code, c.exam_date, c.valid_until))
             elif c.moved and c.awarded_at is not None:
-                extensions.append(Extension(holder, c.id, c.code, c.exam_date, c.awarded_at, c.valid_until))
+                extensions.append(CertificationGrant(holder, c.id, c.code, c.exam_date, c.awarded_at, c.valid_until))
         released.extend(state.released)
     if released:
         session.execute(delete(HeldGrant).where(among(session, HeldGrant.id, released)))
