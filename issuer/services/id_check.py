@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import unit_of_work
 from issuer.errors import IssuerError
 from issuer.models import CredentialRecord
 from issuer.services.credentials import get_credential
@@ -82,13 +81,9 @@ def check_id(session: Session, ctx: IssuerContext, cred_id: str, typed: str, *, 
         raise CredentialRevoked()
     holder_id = record.candidate.certmanager_id
     try:
-        # Both limits are checked before either counts: a refused check uses up nothing.
-        ctx.throttle.check(session, PER_CLIENT, client, now=now)
-        ctx.throttle.check(session, PER_CREDENTIAL, record.id, now=now)
+        # Both limits are checked and counted at once: a refused check uses up nothing.
+        ctx.throttle.take(session, (PER_CLIENT, (client,)), (PER_CREDENTIAL, (record.id,)), now=now)
     except Throttled as exc:
         raise IdCheckThrottled(exc.retry_after) from None
-    with unit_of_work(session):
-        ctx.throttle.hit(session, PER_CLIENT, client, now=now)
-        ctx.throttle.hit(session, PER_CREDENTIAL, record.id, now=now)
     wanted = normalize(typed) or ""
     return hmac.compare_digest(wanted.encode("ascii"), holder_id.encode("utf-8"))

@@ -4,8 +4,10 @@ identifier, and the verify limit never costs a database write."""
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +18,8 @@ from sqlalchemy import event, func, select
 
 from issuer.db import get_session
 from issuer.models import ThrottleHit
-from issuer.throttle import RedisStore, Rule, Throttle, Throttled
+from issuer.services.id_check import PER_CLIENT
+from issuer.throttle import DatabaseStore, RedisStore, Rule, Throttle, Throttled
 from tests.conftest import make_app
 from tests.issuer.portal_support import PASSWORD, Portal, use_fast_hashing
 from verifier.ratelimit import RateLimit, share
@@ -108,14 +111,14 @@ def test_with_redis_a_throttle_holds_across_instances(redis_store: RedisStore, c
     one, two = Throttle(redis_store), Throttle(RedisStore(REDIS_URL))  # two instances, one Redis
     session: Any = None  # the Redis store needs no database session
     for throttle in (one, two, one):
-        throttle.take(session, rule, "client-a", now=clock())
+        throttle.take(session, (rule, ("client-a",)), now=clock())
     for throttle in (one, two):
         with pytest.raises(Throttled) as refused:
-            throttle.take(session, rule, "client-a", now=clock())
+            throttle.take(session, (rule, ("client-a",)), now=clock())
         assert 0 < refused.value.retry_after <= 60
-    two.take(session, rule, "client-b", now=clock())  # another client is counted apart
+    two.take(session, (rule, ("client-b",)), now=clock())  # another client is counted apart
     clock.advance(seconds=61)
-    one.take(session, rule, "client-a", now=clock())
+    one.take(session, (rule, ("client-a",)), now=clock())
 
 
 def test_an_app_with_redis_storage_keeps_login_counts_out_of_the_database(
@@ -133,6 +136,97 @@ def test_an_app_with_redis_storage_keeps_login_counts_out_of_the_database(
             assert get_session().execute(select(func.count()).select_from(ThrottleHit)).scalar_one() == 0
     finally:
         redis_app.extensions["certmanager.db"].dispose()
+
+
+def _race(attempts: int, attempt: Callable[[int], Any]) -> list[Any]:
+    """Run `attempt(i)` for each i at once (threads released together); what each returned or raised."""
+    start = threading.Barrier(attempts)
+
+    def run(i: int) -> Any:
+        start.wait()
+        try:
+            return attempt(i)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
+            return exc
+
+    with ThreadPoolExecutor(attempts) as pool:
+        return list(pool.map(run, range(attempts)))
+
+
+def _database_throttles(app: Any, second_worker: Any) -> list[tuple[Any, Throttle]]:
+    """Two workers' databases, each with its own store (as in two processes)."""
+    return [(worker.extensions["certmanager.db"], Throttle(DatabaseStore())) for worker in (app, second_worker)]
+
+
+def test_parallel_attempts_cannot_slip_under_a_database_limit(app: Any, second_worker: Any, clock: Any) -> None:
+    rule = Rule("race", 4, timedelta(minutes=5))
+    workers = _database_throttles(app, second_worker)
+
+    def attempt(i: int) -> Any:
+        database, throttle = workers[i % 2]
+        with database.session() as session:
+            return throttle.take(session, (rule, ("client",)), now=clock())
+
+    outcomes = _race(16, attempt)
+    assert sum(isinstance(o, list) for o in outcomes) == 4
+    assert all(isinstance(o, (list, Throttled)) for o in outcomes), outcomes
+    with app.app_context():
+        assert get_session().execute(select(func.count()).select_from(ThrottleHit)).scalar_one() == 4
+
+
+def test_parallel_attempts_cannot_slip_under_a_redis_limit(redis_store: RedisStore, clock: Any) -> None:
+    rule = Rule("race-" + uuid.uuid4().hex, 4, timedelta(minutes=5))
+    throttles = [Throttle(redis_store), Throttle(RedisStore(REDIS_URL))]
+    outcomes = _race(16, lambda i: throttles[i % 2].take(None, (rule, ("client",)), now=clock()))  # type: ignore[arg-type]
+    assert sum(isinstance(o, list) for o in outcomes) == 4
+    assert all(isinstance(o, (list, Throttled)) for o in outcomes), outcomes
+
+
+@pytest.mark.parametrize("storage", ["database", "redis"])
+def test_a_refused_attempt_counts_under_no_rule(storage: str, app: Any, clock: Any, redis_store: RedisStore) -> None:
+    tight, loose = (
+        Rule("tight-" + uuid.uuid4().hex, 1, timedelta(minutes=5)),
+        Rule("loose-" + uuid.uuid4().hex, 2, timedelta(minutes=5)),
+    )
+    throttle = Throttle(DatabaseStore() if storage == "database" else redis_store)
+    with app.app_context():
+        session = get_session()
+        throttle.take(session, (tight, ("a",)), now=clock())
+        for _ in range(3):  # the tight rule refuses: the loose one must not be used up meanwhile
+            with pytest.raises(Throttled) as refused:
+                throttle.take(session, (loose, ("a",)), (tight, ("a",)), now=clock())
+            assert refused.value.rule == tight.name
+        hits = throttle.take(session, (loose, ("a",)), now=clock())
+        throttle.release(session, hits)  # a released attempt no longer counts
+        throttle.take(session, (loose, ("a",)), now=clock())
+        throttle.take(session, (loose, ("a",)), now=clock())
+        with pytest.raises(Throttled):
+            throttle.take(session, (loose, ("a",)), now=clock())
+
+
+def test_parallel_password_guesses_get_no_more_than_the_limit(portal: Portal, app: Any, second_worker: Any) -> None:
+    candidate = portal.candidate()
+
+    def guess(i: int) -> int:
+        client = (app, second_worker)[i % 2].test_client()
+        return int(portal.login(client, candidate.certmanager_id, f"guess {i}", **_from("203.0.113.66")).status_code)
+
+    statuses = _race(12, guess)
+    assert sorted(statuses) == [401] * 5 + [429] * 7
+
+
+def test_parallel_id_checks_get_no_more_than_the_limit(app: Any, second_worker: Any, factory: Any) -> None:
+    record = factory.certified()
+
+    def check(i: int) -> int:
+        client = (app, second_worker)[i % 2].test_client()
+        form = {"certmanager_id": f"JPR{i:09d}"}
+        headers = {"Accept": "application/json"}
+        response = client.post(f"/c/{record.id}/check-id", data=form, headers=headers, **_from("198.51.100.66"))
+        return int(response.status_code)
+
+    statuses = _race(16, check)
+    assert sorted(statuses) == [200] * PER_CLIENT.limit + [429] * (16 - PER_CLIENT.limit)
 
 
 def test_the_verify_limit_is_shared_out_between_the_workers_of_an_instance() -> None:

@@ -69,14 +69,12 @@ def _request_link(
         address: str | None = inputs.clean_email(email)
     except inputs.InvalidInput:
         address = None
+    limits = (LINKS_PER_CLIENT, (client,)), (LINKS_PER_ADDRESS, (address or email.strip().casefold(),))
     try:
-        ctx.throttle.check(session, LINKS_PER_CLIENT, client, now=now)
-        ctx.throttle.check(session, LINKS_PER_ADDRESS, address or email.strip().casefold(), now=now)
+        ctx.throttle.take(session, *limits, now=now)
     except Throttled as exc:
         raise LoginThrottled(_THROTTLED, exc.retry_after) from None
     with unit_of_work(session):
-        ctx.throttle.hit(session, LINKS_PER_CLIENT, client, now=now)
-        ctx.throttle.hit(session, LINKS_PER_ADDRESS, address or email.strip().casefold(), now=now)
         candidate = find_by_email(session, address) if address else None
         if candidate is None:
             # Same work shape as a known address (a write and a commit), and nothing sent.

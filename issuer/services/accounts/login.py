@@ -8,7 +8,6 @@ another network. The counts live in shared storage (see `issuer.throttle`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -53,24 +52,18 @@ def target(candidate: Candidate | None) -> str:
 
 
 def authenticate(
-    session: Session,
-    identifier: str,
-    password: str,
-    now: datetime,
-    *,
-    client_ip: str | None = None,
-    on_failure: Callable[[], None] | None = None,
-) -> Candidate:
+    session: Session, identifier: str, password: str, now: datetime, *, client_ip: str | None = None,
+    candidate: Candidate | None = None,
+) -> Candidate:  # fmt: skip
     """The candidate whose CertManager ID or e-mail and password match (one unit of work: audit,
-    hash upgrade, last login); raises InvalidCredentials otherwise, after `on_failure` ran in the
-    unit of work that audits the failure."""
-    candidate = find_by_identifier(session, identifier)
+    hash upgrade, last login); raises InvalidCredentials (audited) otherwise. `candidate` is the
+    account `identifier` names, when the caller has looked it up already."""
+    if candidate is None:
+        candidate = find_by_identifier(session, identifier)
     stored = candidate.password_hash if candidate is not None else None
     if not verify_password(stored, password):
         reason = "unknown_account" if candidate is None else "no_password" if stored is None else "wrong_password"
         with unit_of_work(session):
-            if on_failure is not None:
-                on_failure()
             audit.record(
                 session, actor="anonymous", action="auth.login_failed", target=target(candidate), now=now,
                 reason=reason, ip=client_ip,
@@ -100,29 +93,27 @@ def log_in(
     session: Session, ctx: IssuerContext, identifier: str, password: str, now: datetime, *, client: str,
     client_ip: str | None = None,
 ) -> Candidate:  # fmt: skip
-    """'Log in', throttled: raises LoginThrottled (before any password check) or InvalidCredentials."""
+    """'Log in', throttled: raises LoginThrottled (before any password check) or InvalidCredentials.
+
+    The attempt is counted before the password is checked, so parallel guesses cannot all slip
+    under the limit; a good login then clears its account's count and takes back its own."""
     candidate = find_by_identifier(session, identifier)
     account = account_key(candidate, identifier)
-    for rule, parts, message in (
-        (LOGIN_PER_ACCOUNT_AND_CLIENT, (account, client), _ACCOUNT_THROTTLED),
-        (LOGIN_PER_CLIENT, (client,), _CLIENT_THROTTLED),
-    ):
-        try:
-            ctx.throttle.check(session, rule, *parts, now=now)
-        except Throttled as exc:
-            with unit_of_work(session):
-                audit.record(
-                    session, actor="anonymous", action="auth.login_failed", target=target(candidate), now=now,
-                    reason="throttled", ip=client_ip,
-                )  # fmt: skip
-            raise LoginThrottled(message, exc.retry_after) from None
-
-    def count_failure() -> None:
-        ctx.throttle.hit(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client, now=now)
-        ctx.throttle.hit(session, LOGIN_PER_CLIENT, client, now=now)
-
-    found = authenticate(session, identifier, password, now, client_ip=client_ip, on_failure=count_failure)
+    try:
+        hits = ctx.throttle.take(
+            session, (LOGIN_PER_ACCOUNT_AND_CLIENT, (account, client)), (LOGIN_PER_CLIENT, (client,)), now=now
+        )
+    except Throttled as exc:
+        with unit_of_work(session):
+            audit.record(
+                session, actor="anonymous", action="auth.login_failed", target=target(candidate), now=now,
+                reason="throttled", ip=client_ip,
+            )  # fmt: skip
+        message = _ACCOUNT_THROTTLED if exc.rule == LOGIN_PER_ACCOUNT_AND_CLIENT.name else _CLIENT_THROTTLED
+        raise LoginThrottled(message, exc.retry_after) from None
+    found = authenticate(session, identifier, password, now, client_ip=client_ip, candidate=candidate)
     ctx.throttle.clear(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client)
+    ctx.throttle.release(session, hits)
     return found
 
 
@@ -131,12 +122,10 @@ def confirm_password(
 ) -> None:
     """Re-authentication of a logged-in candidate (an e-mail or password change): throttled like a
     login, as it is a password guess too. Raises LoginThrottled or CurrentPasswordIncorrect."""
-    account = account_key(candidate, "")
     try:
-        ctx.throttle.check(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client, now=now)
+        hits = ctx.throttle.take(session, (LOGIN_PER_ACCOUNT_AND_CLIENT, (account_key(candidate, ""), client)), now=now)
     except Throttled as exc:
         raise LoginThrottled(_ACCOUNT_THROTTLED, exc.retry_after) from None
     if not verify_password(candidate.password_hash, password):
-        with unit_of_work(session):
-            ctx.throttle.hit(session, LOGIN_PER_ACCOUNT_AND_CLIENT, account, client, now=now)
         raise CurrentPasswordIncorrect()
+    ctx.throttle.release(session, hits)
