@@ -184,7 +184,8 @@ class HeldGrant(Base):
 
 
 class AuthToken(Base):
-    """Single-use e-mailed links (first password, reset); only a SHA-256 of the token is kept."""
+    """Single-use e-mailed links (first password, reset, a new e-mail address to confirm — kept in
+    `new_email` until the link sent to it is followed); only a SHA-256 of the token is kept."""
 
     __tablename__ = "auth_tokens"
 
@@ -192,6 +193,7 @@ class AuthToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))
+    new_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -59,19 +59,19 @@ def preflight(app: Flask) -> Preflight:
     return Preflight()
 
 
-_SECRET_PATH = re.compile(r"/reset/[^/\s?#]+")
+_SECRET_PATH = re.compile(r"/(reset|confirm-email)/[^/\s?#]+")
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]
-    """gunicorn's logger with the single-use tokens of `/reset/<token>` links kept out of the
-    access log (a log line must never be a working password-reset link)."""
+    """gunicorn's logger with the single-use tokens of `/reset/<token>` and `/confirm-email/<token>`
+    links kept out of the access log (a log line must never be a working link)."""
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         for name in ("r", "U", "{raw_uri}e"):
             value = atoms.get(name)
             if isinstance(value, str):
-                atoms[name] = _SECRET_PATH.sub("/reset/[redacted]", value)
+                atoms[name] = _SECRET_PATH.sub(r"/\1/[redacted]", value)
         return atoms
 
 

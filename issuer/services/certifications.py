@@ -4,12 +4,12 @@ issuance path. Moving an expiry (recertification) supersedes the current credent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import NamedTuple
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
 
 from issuer.context import IssuerContext
 from issuer.db import among, fast_insert, reserve_ids
@@ -90,6 +90,22 @@ def current_credentials(session: Session, certification_ids: Sequence[int]) -> d
         .order_by(CredentialRecord.issued_at, CredentialRecord.id)
     ).scalars()
     return {r.certification_id: r for r in records if r.certification_id is not None}
+
+
+def revoked_among(session: Session, candidate_ids: Iterable[int]) -> set[int]:
+    """The ids of these candidates' certifications that are revoked: no credential of theirs is
+    unrevoked, and one was revoked for a reason that ends the certification (withdrawn, issued in
+    error, misconduct). Such a certification counts for nothing in the rules and gets no reminders."""
+    ids = set(candidate_ids)
+    if not ids:
+        return set()
+    standing = aliased(CredentialRecord)
+    query = select(CredentialRecord.certification_id).where(
+        among(session, CredentialRecord.candidate_id, ids),
+        CredentialRecord.revocation_reason.in_(revocation.ENDING_REASONS),
+        ~exists().where(standing.certification_id == CredentialRecord.certification_id, standing.revoked_at.is_(None)),
+    )
+    return {cert_id for (cert_id,) in session.execute(query) if cert_id is not None}
 
 
 def grant(

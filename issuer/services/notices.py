@@ -21,6 +21,7 @@ CHANGE_SUBJECTS = {
     "password": "Your CertManager password was changed",
     "email": "The e-mail address of your CertManager account was changed",
 }
+EMAIL_CONFIRMATION_SUBJECT = "Confirm the new e-mail address of your CertManager account"
 RESULTS_SUBJECT = "New exam results in your CertManager account"
 
 
@@ -112,6 +113,16 @@ def account_link(ctx: IssuerContext, candidate: Candidate, kind: str, link: str,
         forgot_url=_url(ctx, "/forgot"),
     )  # fmt: skip
     return Outgoing(candidate.email, kind, subject, text, html)
+
+
+def email_confirmation(ctx: IssuerContext, candidate: Candidate, address: str, link: str, hours: int) -> Outgoing:
+    """The link that makes `address` the account's e-mail address, sent to that address."""
+    subject = EMAIL_CONFIRMATION_SUBJECT
+    text, html = ctx.mail.render(
+        "email_confirmation", subject=subject, candidate=candidate, address=address, link=link, hours=hours,
+        profile_url=_url(ctx, "/profile"),
+    )  # fmt: skip
+    return Outgoing(address, "email_confirmation", subject, text, html)
 
 
 def account_changed(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from issuer.context import IssuerContext
 from issuer.db import unit_of_work
-from issuer.models import Certification
+from issuer.models import Certification, CredentialRecord
 from issuer.services import audit, mail, notices
 
 WINDOWS = (30, 90)  # days before expiry, nearest first
@@ -28,10 +28,15 @@ def send_due(session: Session, ctx: IssuerContext, *, now: datetime, actor: str)
     with unit_of_work(session):
         report = ReminderReport()
         horizon = now + timedelta(days=max(WINDOWS))
+        # Only a certification that stands: one revoked (all its credentials) expires unmentioned.
+        standing = exists().where(
+            CredentialRecord.certification_id == Certification.id, CredentialRecord.revoked_at.is_(None)
+        )
         due = session.execute(
             select(Certification)
             .options(joinedload(Certification.candidate))
             .where(Certification.valid_until > now, Certification.valid_until <= horizon)
+            .where(standing)
             .order_by(Certification.valid_until)
         ).scalars()
         for certification in due:

@@ -16,6 +16,9 @@ from issuer.services import audit, keyring, status_lists
 from issuer.services.credentials import get_credential
 
 REASONS = ("superseded", "withdrawn", "issued_in_error", "misconduct", "key_compromise")
+# The reasons that end the certification itself, not just one credential of it: a superseded
+# credential has a newer one, and a key compromise reissues what was still valid.
+ENDING_REASONS = ("withdrawn", "issued_in_error", "misconduct")
 
 
 def check_reason(reason: str) -> None:

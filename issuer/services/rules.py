@@ -1,7 +1,8 @@
 """Certification rules (SPEC §5.3), batch-first: a pass with its prerequisites met grants; a pass
 whose prerequisites are missing is held, and granted from its own exam date once they are
 earned (a held grant is not a pass and recertifies nothing); a pass recertifies every active
-certification of its track at or below its level, moving each expiry only when that is later.
+certification of its track at or below its level, moving each expiry only when that is later. A
+revoked certification counts for nothing and is not granted again by a pass.
 
 `plan` decides all of it in memory for many passes at once (rows of one candidate in file
 order, each seeing what the earlier ones changed); `apply_passes` loads the state, plans, and
@@ -67,6 +68,9 @@ class CandidateState:
     certifications: dict[str, _Held] = field(default_factory=dict)
     waiting: list[_Waiting] = field(default_factory=list)
     released: list[int] = field(default_factory=list)  # stored held grants to delete
+    # Revoked certifications (withdrawn, issued in error, misconduct): not held — no prerequisite,
+    # nothing to recertify — and never granted again by a pass; only support can act on them.
+    revoked: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -95,6 +99,8 @@ class _Planner:
         earned = self.catalog.earned_by(passed.exam_code)
         recertified: set[str] = set()
         for definition in earned:
+            if definition.code in state.revoked:
+                continue
             existing = held.get(definition.code)
             if existing is None:
                 if _prerequisites_met(definition, held, self.now):
@@ -141,7 +147,7 @@ class _Planner:
             released = False
             for waiting in sorted(state.waiting, key=lambda w: (w.exam_date, w.id or 0)):
                 definition = self.catalog.get(waiting.code)
-                if definition is None:
+                if definition is None or waiting.code in state.revoked:
                     continue
                 if waiting.code not in state.certifications:
                     if not _prerequisites_met(definition, state.certifications, self.now):
@@ -171,6 +177,7 @@ def load_states(session: Session, candidate_ids: Iterable[int]) -> dict[int, Can
     states = {candidate_id: CandidateState() for candidate_id in ids}
     if not ids:
         return states
+    revoked = certifications.revoked_among(session, ids)
     for row in read_rows(
         session,
         select(
@@ -178,9 +185,11 @@ def load_states(session: Session, candidate_ids: Iterable[int]) -> dict[int, Can
             Certification.valid_until, Certification.granted_at,
         ).where(among(session, Certification.candidate_id, ids))
     ):  # fmt: skip
-        states[row.candidate_id].certifications[row.code] = _Held(
-            row.code, row.exam_date, row.valid_until, row.id, row.granted_at
-        )
+        state = states[row.candidate_id]
+        if row.id in revoked:
+            state.revoked.add(row.code)
+        else:
+            state.certifications[row.code] = _Held(row.code, row.exam_date, row.valid_until, row.id, row.granted_at)
     for grant in read_rows(
         session,
         select(HeldGrant.id, HeldGrant.candidate_id, HeldGrant.code, HeldGrant.exam_date)

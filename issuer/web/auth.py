@@ -1,5 +1,5 @@
 """The portal's authentication (SPEC §3.4, §5.1; SECURITY A4): /login, /logout, /first-login,
-/forgot and /reset/<token>; the `cm_session` cookie; login throttling; and the `login_required`
+/forgot, /reset/<token> and /confirm-email/<token>; the `cm_session` cookie; login throttling; and the `login_required`
 decorator and `current_candidate()` helper the other portal pages use."""
 
 from __future__ import annotations
@@ -262,4 +262,27 @@ def reset(token: str) -> Response:
         response = _page("portal/reset.html", 400, candidate=candidate, error=exc.message)
     # The token is in the URL: never let it leak to another site through the Referer.
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/confirm-email/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> Response:
+    """The link sent to a new e-mail address: a page that names the account and the address, and a
+    button (a POST, so a mail scanner that opens links changes nothing) that makes the change."""
+    db, now = get_session(), issuer_context().clock()
+    try:
+        wanted = accounts.email_confirmation(db, token, now)
+        if request.method == "GET":
+            response = _page("portal/confirm_email.html", wanted=wanted)
+        else:
+            candidate = accounts.confirm_email_change(db, issuer_context(), token, now, client_ip=request.remote_addr)
+            flash(f"Your e-mail address is now {candidate.email}. Log in with it or with your CertManager ID.")
+            here = _load_candidate()
+            target = "profile.profile" if here is not None and here.id == candidate.id else "auth.login"
+            response = redirect(url_for(target), code=303)
+    except accounts.TokenInvalid as exc:
+        response = _page("portal/confirm_email.html", 400, wanted=None, error=exc.message)
+    except accounts.EmailUnavailable as exc:
+        response = _page("portal/confirm_email.html", 409, wanted=None, error=exc.message)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     return response

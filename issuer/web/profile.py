@@ -1,5 +1,6 @@
 """The candidate's 'Profile' (SPEC §5.1): every field but the name, saved by 'Update/Confirm';
-a new e-mail address needs the current password; a password change ends the other sessions."""
+a new e-mail address needs the current password and takes effect once the link sent to it is
+followed; a password change ends the other sessions."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def _page(candidate: Candidate, status: int = 200, **context: Any) -> Response:
     html = render_template(
         "portal/profile.html",
         candidate=candidate,
+        pending=accounts.pending_email(get_session(), candidate, issuer_context().clock()),
         countries=accounts.countries(),
         minimum=accounts.PASSWORD_MIN,
         recommended=accounts.PASSWORD_RECOMMENDED,
@@ -53,7 +55,7 @@ def update() -> Response:
     if email is not None:
         submitted["email"] = email
     try:
-        accounts.update_profile(
+        changed = accounts.update_profile(
             get_session(),
             issuer_context(),
             candidate,
@@ -74,7 +76,13 @@ def update() -> Response:
         response = _page(candidate, 429, values=submitted, errors={"current_password": exc.message})
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    flash("Your profile is saved.")
+    if "email_requested" in changed:
+        flash(
+            f"Your profile is saved. We sent a link to {email.strip() if email else ''}: your e-mail address "
+            "changes when you follow it."
+        )
+    else:
+        flash("Your profile is saved.")
     return redirect(url_for("profile.profile"), code=303)
 
 

@@ -344,9 +344,14 @@ def test_profile_refuses_bad_values_without_writing(
     assert db.get(Candidate, candidate.id).company is None
 
 
-def test_email_change_needs_the_current_password_and_tells_the_old_address(db: Any, ctx: Any, clock: Any) -> None:
+def confirm_token(message: MailMessage) -> str:
+    match = re.search(r"/confirm-email/([A-Za-z0-9_-]+)", message.body_text)
+    assert match is not None, message.body_text
+    return match.group(1)
+
+
+def test_email_change_needs_the_current_password(db: Any, ctx: Any, clock: Any) -> None:
     candidate = new_candidate(db, clock)
-    old = candidate.email
     with pytest.raises(accounts.CurrentPasswordIncorrect):
         accounts.update_profile(db, ctx, candidate, {}, clock(), email="new@example.org")
     with pytest.raises(accounts.CurrentPasswordIncorrect):
@@ -355,12 +360,94 @@ def test_email_change_needs_the_current_password_and_tells_the_old_address(db: A
     with pytest.raises(accounts.EmailUnavailable):
         accounts.update_profile(db, ctx, candidate, {}, clock(), email=other.email, current_password=PASSWORD)
     assert outbox(db) == []
-    accounts.update_profile(db, ctx, candidate, {}, clock(), email=" New@Example.org ", current_password=PASSWORD)
+
+
+def test_a_new_email_takes_effect_only_when_the_link_sent_to_it_is_followed(db: Any, ctx: Any, clock: Any) -> None:
+    candidate = new_candidate(db, clock)
+    old = candidate.email
+    changed = accounts.update_profile(
+        db, ctx, candidate, {"company": "Acme"}, clock(), email=" New@Example.org ", current_password=PASSWORD
+    )
+    assert changed == ["company", "email_requested"]
+    db.expire_all()
+    assert db.get(Candidate, candidate.id).email == old  # not yet
+    assert accounts.find_by_identifier(db, "new@example.org") is None
+    [link] = outbox(db, "email_confirmation")
+    assert link.to_addr == "new@example.org" and outbox(db, "email_changed") == []
+    assert accounts.pending_email(db, candidate, clock()) == ("new@example.org", clock() + accounts.EMAIL_LINK_LIFETIME)
+    token = confirm_token(link)
+    assert accounts.email_confirmation(db, token, clock()).address == "new@example.org"
+
+    clock.advance(hours=1)
+    assert accounts.confirm_email_change(db, ctx, token, clock()).email == "new@example.org"
     db.expire_all()
     assert db.get(Candidate, candidate.id).email == "new@example.org"
     [notice] = outbox(db, "email_changed")
-    assert notice.to_addr == old
-    assert "n…@example.org" in notice.body_text
+    assert notice.to_addr == old  # the old address is told, with the new one masked
+    assert "n…@example.org" in notice.body_text and "new@example.org" not in notice.body_text
+    assert accounts.pending_email(db, candidate, clock()) is None
+    with pytest.raises(accounts.TokenInvalid):  # single use
+        accounts.confirm_email_change(db, ctx, token, clock())
+    assert {"profile.email_change_requested", "profile.email_changed"} <= {
+        event.action for event in db.execute(select(AuditEvent)).scalars()
+    }
+
+
+def test_an_email_link_is_not_a_password_link_nor_the_reverse(db: Any, ctx: Any, clock: Any) -> None:
+    candidate = new_candidate(db, clock)
+    accounts.update_profile(db, ctx, candidate, {}, clock(), email="new@example.org", current_password=PASSWORD)
+    email_token = confirm_token(outbox(db, "email_confirmation")[-1])
+    with pytest.raises(accounts.TokenInvalid):
+        accounts.token_candidate(db, email_token, clock())
+    with pytest.raises(accounts.TokenInvalid):
+        accounts.complete_token(db, ctx, email_token, "a brand new passphrase", clock())
+    accounts.start_reset(db, ctx, candidate.email, clock())
+    reset_token = link_token(outbox(db, "password_reset")[-1])
+    with pytest.raises(accounts.TokenInvalid):
+        accounts.confirm_email_change(db, ctx, reset_token, clock())
+    db.expire_all()
+    assert db.get(Candidate, candidate.id).email == candidate.email
+
+
+def test_an_email_link_expires_and_a_newer_request_replaces_it(db: Any, ctx: Any, clock: Any) -> None:
+    candidate = new_candidate(db, clock)
+    accounts.update_profile(db, ctx, candidate, {}, clock(), email="first@example.org", current_password=PASSWORD)
+    first = confirm_token(outbox(db, "email_confirmation")[-1])
+    accounts.update_profile(db, ctx, candidate, {}, clock(), email="second@example.org", current_password=PASSWORD)
+    second = confirm_token(outbox(db, "email_confirmation")[-1])
+    with pytest.raises(accounts.TokenInvalid) as replaced:
+        accounts.confirm_email_change(db, ctx, first, clock())
+    assert "24 hours" in replaced.value.message
+    assert accounts.pending_email(db, candidate, clock()).address == "second@example.org"  # type: ignore[union-attr]
+    clock.advance(hours=24)
+    with pytest.raises(accounts.TokenInvalid):
+        accounts.confirm_email_change(db, ctx, second, clock())
+    db.expire_all()
+    assert db.get(Candidate, candidate.id).email == candidate.email
+    assert outbox(db, "email_changed") == []
+
+
+def test_an_address_taken_before_the_link_is_followed_is_refused(db: Any, ctx: Any, clock: Any) -> None:
+    candidate = new_candidate(db, clock)
+    accounts.update_profile(db, ctx, candidate, {}, clock(), email="wanted@example.org", current_password=PASSWORD)
+    token = confirm_token(outbox(db, "email_confirmation")[-1])
+    new_candidate(db, clock, email="wanted@example.org")  # e.g. a registration imported meanwhile
+    with pytest.raises(accounts.EmailUnavailable):
+        accounts.confirm_email_change(db, ctx, token, clock())
+    db.expire_all()
+    assert db.get(Candidate, candidate.id).email == candidate.email
+    assert outbox(db, "email_changed") == []
+
+
+def test_email_change_requests_are_throttled(db: Any, ctx: Any, clock: Any) -> None:
+    candidate = new_candidate(db, clock)
+    for n in range(5):
+        accounts.update_profile(db, ctx, candidate, {}, clock(), email=f"n{n}@example.org", current_password=PASSWORD)
+    with pytest.raises(accounts.LoginThrottled):
+        accounts.update_profile(db, ctx, candidate, {}, clock(), email="n9@example.org", current_password=PASSWORD)
+    assert len(outbox(db, "email_confirmation")) == 5
+    clock.advance(hours=1, minutes=1)
+    accounts.update_profile(db, ctx, candidate, {}, clock(), email="n9@example.org", current_password=PASSWORD)
 
 
 def test_audit_log_never_holds_passwords_or_tokens(db: Any, ctx: Any, clock: Any) -> None:

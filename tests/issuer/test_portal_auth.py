@@ -493,7 +493,9 @@ def test_profile_refuses_an_unknown_country(portal: Portal, app: Any) -> None:
     assert portal.reload(candidate).company is None
 
 
-def test_changing_email_needs_the_current_password(portal: Portal, app: Any) -> None:
+def test_changing_email_needs_the_current_password_and_the_link_sent_to_the_new_address(
+    portal: Portal, app: Any
+) -> None:
     candidate = portal.candidate()
     client = app.test_client()
     portal.login(client, candidate.certmanager_id)
@@ -502,14 +504,32 @@ def test_changing_email_needs_the_current_password(portal: Portal, app: Any) -> 
     assert "current password is not correct" in text_of(without)
     wrong = portal.post(client, "/profile", {"email": "new-address@example.org", "current_password": "nope"})
     assert wrong.status_code == 400
-    assert portal.reload(candidate).email == candidate.email
     assert portal.outbox() == []
     ok = portal.post(client, "/profile", {"email": "new-address@example.org", "current_password": PASSWORD})
     assert ok.status_code == 303
+    profile = text_of(client.get("/profile"))
+    assert "We sent a link to new-address@example.org" in profile
+    assert "Waiting for confirmation" in profile
+    assert portal.reload(candidate).email == candidate.email  # nothing changes before the link is followed
+    assert portal.login(app.test_client(), "new-address@example.org").status_code == 401
+
+    [sent] = portal.outbox("email_confirmation")
+    assert sent.to_addr == "new-address@example.org"
+    path = re.search(r"/confirm-email/[A-Za-z0-9_-]+", sent.body_text).group(0)  # type: ignore[union-attr]
+    elsewhere = app.test_client()  # the new mailbox may be read on another device, logged out
+    page = elsewhere.get(path)
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert "new-address@example.org" in text_of(page) and candidate.certmanager_id in text_of(page)
+    assert portal.reload(candidate).email == candidate.email  # opening the link (a mail scanner) changes nothing
+    confirmed = portal.post(elsewhere, path, {})
+    assert confirmed.status_code == 303 and confirmed.headers["Location"].endswith("/login")
     assert portal.reload(candidate).email == "new-address@example.org"
     [notice] = portal.outbox("email_changed")
     assert notice.to_addr == candidate.email
     assert portal.login(app.test_client(), "new-address@example.org").status_code == 303
+    assert portal.login(app.test_client(), candidate.email).status_code == 401
+    again = elsewhere.get(path)
+    assert again.status_code == 400 and "no longer valid" in text_of(again)
 
 
 def test_change_password_keeps_this_session_and_ends_the_others(portal: Portal, app: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from issuer import runtime
 from issuer.cli import main
 from issuer.db import get_session
 from issuer.models import Certification, CredentialRecord, HeldGrant, MailMessage
+from issuer.services import key_compromise, revocation
 from issuer.services.reminders import send_due
 from tests.issuer.feeds_support import REG_HEADER, RES_HEADER, registration, result, write
 
@@ -145,6 +147,53 @@ def test_recertification_only_moves_expiry_later(app, tmp_path):
     assert len(credentials(app, "CNA-ENT")) == 1
 
 
+def revoke(app, code: str, reason: str, clock) -> None:
+    [record] = [c for c in credentials(app, code) if c.revoked_at is None]
+    with app.app_context():
+        revocation.revoke_credential(
+            get_session(), runtime.of(app).ctx, record.id, reason=reason, note=None, actor="support:test", now=clock()
+        )
+
+
+@pytest.mark.parametrize("reason", ["withdrawn", "issued_in_error", "misconduct"])
+def test_a_revoked_certification_is_no_prerequisite_and_is_not_granted_again(app, tmp_path, clock, reason):
+    feeds = Feeds(tmp_path)
+    feeds.take("EX-ENT-101", "2026-09-01")
+    revoke(app, "CNA-ENT", reason, clock)
+    held = feeds.take("EX-ENT-201", "2026-10-01")  # needs CNA-ENT, which no longer counts
+    assert "1 held for prerequisites" in held.output
+    assert "CNS-ENT" not in certs(app)
+    feeds.take("EX-ENT-101", "2026-10-20")  # passing again neither revives it nor releases the held grant
+    [revoked] = credentials(app, "CNA-ENT")
+    assert revoked.revocation_reason == reason
+    assert certs(app)["CNA-ENT"].valid_until == datetime(2029, 9, 1, 23, 59, 59, tzinfo=UTC)
+    assert "CNS-ENT" not in certs(app)
+    with app.app_context():
+        assert len(get_session().execute(select(HeldGrant)).all()) == 1
+
+
+def test_a_revoked_certification_is_not_recertified_by_a_higher_exam(app, tmp_path, clock):
+    feeds = Feeds(tmp_path)
+    feeds.take("EX-ENT-101", "2025-01-01")
+    feeds.take("EX-ENT-201", "2025-02-01")
+    revoke(app, "CNA-ENT", "misconduct", clock)
+    feeds.take("EX-ENT-201", "2026-10-01")  # recertifies CNS-ENT, not the revoked CNA-ENT
+    held = certs(app)
+    assert held["CNS-ENT"].valid_until == datetime(2029, 10, 1, 23, 59, 59, tzinfo=UTC)
+    assert held["CNA-ENT"].valid_until == datetime(2028, 2, 1, 23, 59, 59, tzinfo=UTC)  # as when revoked
+    assert len(credentials(app, "CNA-ENT")) == 2  # granted, recertified once before the revocation
+
+
+def test_a_certification_reissued_after_a_key_compromise_still_counts(app, tmp_path, clock):
+    feeds = Feeds(tmp_path)
+    feeds.take("EX-ENT-101", "2026-09-01")
+    [old] = credentials(app, "CNA-ENT")
+    with app.app_context():
+        key_compromise.mark_compromised(get_session(), runtime.of(app).ctx, old.signed_by, now=clock(), actor="test")
+    feeds.take("EX-ENT-201", "2026-10-01")
+    assert "CNS-ENT" in certs(app)
+
+
 def test_expiry_reminders_90_and_30_days_once_each(app, tmp_path, clock):
     Feeds(tmp_path).take("EX-ENT-101", "2026-10-15")
     ctx = runtime.of(app).ctx
@@ -180,6 +229,15 @@ def test_reminders_start_afresh_after_recertification(app, tmp_path):
     with app.app_context():
         later = send_due(get_session(), ctx, now=datetime(2029, 9, 1, tzinfo=UTC), actor="test")
     assert (later.sent_90, later.sent_30) == (1, 0)
+
+
+def test_a_revoked_certification_gets_no_reminders(app, tmp_path, clock):
+    feeds = Feeds(tmp_path)
+    feeds.take("EX-ENT-101", "2023-12-01")  # expires 2026-12-01: inside the 30-day window now
+    revoke(app, "CNA-ENT", "withdrawn", clock)
+    with app.app_context():
+        report = send_due(get_session(), runtime.of(app).ctx, now=datetime(2026, 11, 20, tzinfo=UTC), actor="test")
+    assert (report.sent_90, report.sent_30) == (0, 0)
 
 
 def test_reminders_cli(app):

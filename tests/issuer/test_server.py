@@ -103,12 +103,13 @@ def test_a_chunked_body_over_64_kib_is_refused_not_cut(served: Served) -> None:
     assert b"payload_too_large" in answer
 
 
-def test_the_access_log_never_holds_a_reset_token(served: Served) -> None:
-    token = "Zm9vYmFyYmF6cXV4cXV1eC10aGlzLWlzLWEtdG9rZW4"
-    answer = served.raw(f"GET /reset/{token}?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+@pytest.mark.parametrize("link", ["reset", "confirm-email"])
+def test_the_access_log_never_holds_a_link_token(served: Served, link: str) -> None:
+    token = f"Zm9vYmFyYmF6cXV4cXV1eC10aGlzLWlzLWEtdG9rZW4-{link}"
+    answer = served.raw(f"GET /{link}/{token}?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     assert _status(answer) == 400  # no such link
     log = served.service.log_tail(20000)
-    assert "/reset/[redacted]" in log
+    assert f"/{link}/[redacted]" in log
     assert token not in log
 
 

@@ -1,6 +1,7 @@
 """The pinned public origin (issuer_state.base_url), the shared throttle counters, outbox messages
-rendered when sent (mail_outbox.context), and the indexes bulk imports no longer pay for
-(each was unused or the prefix of another).
+rendered when sent (mail_outbox.context), the new e-mail address a confirmation link waits for
+(auth_tokens.new_email), and the indexes bulk imports no longer pay for (each was the prefix of
+another, or only ordered rows that another index had already found).
 
 Revision ID: 0003
 Revises: 0002
@@ -30,8 +31,8 @@ def upgrade() -> None:
     with op.batch_alter_table('throttle_hits', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_throttle_hits_key'), ['key'], unique=False)
         batch_op.create_index(batch_op.f('ix_throttle_hits_expires_at'), ['expires_at'], unique=False)
-
-
+    with op.batch_alter_table('auth_tokens', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('new_email', sa.String(length=320), nullable=True))
     with op.batch_alter_table('mail_outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('context', sa.JSON(), nullable=True))
         batch_op.alter_column('body_text', existing_type=sa.Text(), nullable=True)
@@ -63,5 +64,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_throttle_hits_expires_at'))
         batch_op.drop_index(batch_op.f('ix_throttle_hits_key'))
     op.drop_table('throttle_hits')
+    with op.batch_alter_table('auth_tokens', schema=None) as batch_op:
+        batch_op.drop_column('new_email')
     with op.batch_alter_table('issuer_state', schema=None) as batch_op:
         batch_op.drop_column('base_url')

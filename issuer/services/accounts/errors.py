@@ -40,10 +40,10 @@ class LoginRequired(AccountError):
 class TokenInvalid(AccountError):
     code = "token_invalid"
 
-    def __init__(self) -> None:
+    def __init__(self, lifetime: str = "15 minutes", again: str = "Ask for a new one.") -> None:
         super().__init__(
-            "This link is no longer valid: each link works once, for 15 minutes, and only the newest one "
-            "works. Ask for a new one."
+            f"This link is no longer valid: each link works once, for {lifetime}, and only the newest one "
+            f"works. {again}"
         )
 
 

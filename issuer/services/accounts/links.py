@@ -30,8 +30,12 @@ LINKS_PER_CLIENT = Rule("link-client", 20, timedelta(hours=1))
 _THROTTLED = "Too many requests for links. Wait 15 minutes and try again."
 
 
-def _issue_link(session: Session, ctx: IssuerContext, candidate: Candidate, purpose: str, now: datetime) -> None:
-    # A new link makes older unused ones of the same purpose worthless.
+def new_token(
+    session: Session, candidate: Candidate, purpose: str, now: datetime, *, lifetime: timedelta = TOKEN_LIFETIME,
+    new_email: str | None = None,
+) -> str:  # fmt: skip
+    """A fresh single-use link token of `purpose` for `candidate` (only its SHA-256 is stored);
+    the candidate's older unused links of that purpose become worthless."""
     session.execute(
         update(AuthToken)
         .where(
@@ -49,13 +53,19 @@ def _issue_link(session: Session, ctx: IssuerContext, candidate: Candidate, purp
             token_hash=digest(token),
             candidate_id=candidate.id,
             purpose=purpose,
+            new_email=new_email,
             created_at=now,
-            expires_at=now + TOKEN_LIFETIME,
+            expires_at=now + lifetime,
         )
     )
     audit.record(
         session, actor="anonymous", action="auth.token_issued", target=target(candidate), now=now, purpose=purpose
     )
+    return token
+
+
+def _issue_link(session: Session, ctx: IssuerContext, candidate: Candidate, purpose: str, now: datetime) -> None:
+    token = new_token(session, candidate, purpose, now)
     kind = "first_login" if purpose == FIRST_LOGIN else "password_reset"
     link = f"{ctx.settings.base_url}/reset/{token}"
     minutes = int(TOKEN_LIFETIME.total_seconds() // 60)
@@ -103,21 +113,25 @@ def start_reset(
     _request_link(session, ctx, email, now, RESET, client or client_ip or "", client_ip)
 
 
-def _usable_token(session: Session, token: str, now: datetime, *, lock: bool = False) -> AuthToken:
+def usable_token(
+    session: Session, token: str, now: datetime, *, purposes: tuple[str, ...] = (FIRST_LOGIN, RESET),
+    lock: bool = False, invalid: TokenInvalid | None = None,
+) -> AuthToken:  # fmt: skip
+    """The unused, unexpired link `token` of one of `purposes`; raises `invalid` (TokenInvalid)."""
     if not token or len(token) > 128:
-        raise TokenInvalid()
+        raise invalid or TokenInvalid()
     query = select(AuthToken).where(AuthToken.token_hash == digest(token))
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     row = session.execute(query).scalar_one_or_none()
-    if row is None or row.used_at is not None or now >= row.expires_at:
-        raise TokenInvalid()
+    if row is None or row.purpose not in purposes or row.used_at is not None or now >= row.expires_at:
+        raise invalid or TokenInvalid()
     return row
 
 
 def token_candidate(session: Session, token: str, now: datetime) -> Candidate:
     """The candidate a still-usable link belongs to (without using it); raises TokenInvalid."""
-    row = _usable_token(session, token, now)
+    row = usable_token(session, token, now)
     candidate = session.get(Candidate, row.candidate_id)
     assert candidate is not None
     return candidate
@@ -141,7 +155,7 @@ def complete_token(
     check_password_policy(password, certmanager_id=candidate.certmanager_id, email=candidate.email)
     new_hash = hash_password(password)  # slow: outside the write lock
     with unit_of_work(session):
-        row = _usable_token(session, token, now, lock=True)  # re-checked under the lock: single use
+        row = usable_token(session, token, now, lock=True)  # re-checked under the lock: single use
         row.used_at = now
         session.execute(
             update(AuthToken)

@@ -1,6 +1,6 @@
 """The candidate's 'Profile' (SPEC §5.1): every field but the name, saved by 'Update/Confirm'; a
-new e-mail address needs the current password and the old address is told; a password change
-and 'Log out everywhere' end the other sessions."""
+new e-mail address needs the current password and a followed link (`email_change`); a password
+change and 'Log out everywhere' end the other sessions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from issuer.context import IssuerContext
 from issuer.db import unit_of_work
 from issuer.models import Candidate
 from issuer.services import audit, mail, notices
+from issuer.services.accounts import email_change
 from issuer.services.accounts.errors import EmailUnavailable, InvalidProfile, PasswordMismatch
 from issuer.services.accounts.login import confirm_password, target
 from issuer.services.accounts.passwords import check_password_policy, hash_password
@@ -67,11 +67,6 @@ def _clean_fields(form: Mapping[str, str | None]) -> tuple[dict[str, str | None]
     return values, errors
 
 
-def _mask(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}…@{domain}"
-
-
 def update_profile(
     session: Session,
     ctx: IssuerContext,
@@ -85,8 +80,9 @@ def update_profile(
     client_ip: str | None = None,
 ) -> list[str]:
     """'Update/Confirm': save the editable fields in `form` (never the name). A new `email` needs
-    the current password (throttled like a login), and the old address is told. Returns the
-    changed field names."""
+    the current password (throttled like a login) and is only e-mailed a confirmation link: it
+    takes effect when that is followed. Returns the changed field names (`email_requested` for a
+    new address)."""
     values, errors = _clean_fields(form)
     new_email: str | None = None
     if email is not None:
@@ -96,29 +92,20 @@ def update_profile(
             errors["email"] = "Enter your e-mail address." if not email.strip() else "Enter a valid e-mail address."
     if errors:
         raise InvalidProfile(errors)
-    email_change = new_email is not None and new_email != candidate.email
-    if email_change:
+    changing_email = new_email is not None and new_email != candidate.email
+    if new_email is not None and changing_email:
         confirm_password(session, ctx, candidate, current_password or "", now, client=client or client_ip or "")
+        email_change.count_request(session, ctx, candidate, new_email, now)
     try:
         with unit_of_work(session):
-            if email_change:
-                taken = select(Candidate.id).where(Candidate.email == new_email, Candidate.id != candidate.id)
-                if session.execute(taken).first() is not None:
-                    raise EmailUnavailable()
             changed = [field for field, value in values.items() if getattr(candidate, field) != value]
             for field in changed:
                 setattr(candidate, field, values[field])
             candidate.updated_at = now  # 'Confirm': the candidate vouched for the profile at this time
+            if new_email is not None and changing_email:
+                email_change.request_change(session, ctx, candidate, new_email, now, client_ip=client_ip)
+                changed.append("email_requested")
             who = target(candidate)
-            if email_change and new_email is not None:
-                old_email = candidate.email
-                candidate.email = new_email
-                changed.append("email")
-                notice = notices.account_changed(
-                    ctx, candidate, to=old_email, change="email", now=now, new_email=_mask(new_email)
-                )
-                mail.enqueue(session, notice, now=now)
-                audit.record(session, actor=who, action="profile.email_changed", target=who, now=now, ip=client_ip)
             audit.record(
                 session, actor=who, action="profile.changed", target=who, now=now, fields=changed, ip=client_ip
             )
