@@ -50,14 +50,14 @@ def main() -> None:
                 )
             token = record.jwt
             local = runtime.of(app).verification
-            assert local.verify(session, token, now=now).verified
+            assert local.verify(token, now=now).verified
             public = active_signer(session, ctx).public
             pyjwt_key = public._key  # noqa: SLF001 - the same key object, for a like-for-like baseline
             header_b64, payload_b64, sig_b64 = token.split(".")
             signing_input, signature = f"{header_b64}.{payload_b64}".encode(), b64url_decode(sig_b64)
 
             def ours() -> None:
-                local.verify(session, token, now=now)
+                local.verify(token, now=now)
 
             def pyjwt_decode() -> None:
                 jwt.decode(token, pyjwt_key, algorithms=[args.alg], options={"verify_aud": False})

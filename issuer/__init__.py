@@ -37,8 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.session_interface = LazyCookieSessionInterface()
     ctx = IssuerContext(settings, load_catalog(settings.catalog_path), clock)
-    db.init_app(app, db.Database(settings.database_url))
-    state = runtime.Runtime(ctx, LocalVerification(ctx))
+    database = db.Database(settings.database_url)
+    db.init_app(app, database)
+    state = runtime.Runtime(ctx, LocalVerification(ctx, database))
     runtime.init_app(app, state)
     wiring.init_app(app, state)
     return app

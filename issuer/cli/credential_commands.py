@@ -113,8 +113,8 @@ def verify(token: str, fmt: str) -> None:
     from flask import current_app
 
     raw = _read_token(token)
-    with app_session() as (ctx, session):
-        result = runtime.of(current_app).verification.verify(session, raw, now=ctx.clock())
+    with app_session() as (ctx, _session):
+        result = runtime.of(current_app).verification.verify(raw, now=ctx.clock())
     if fmt == "json":
         emit_json(result.to_dict())
     else:

@@ -33,7 +33,7 @@ def _split(ref: str) -> tuple[str, str]:
 
 
 def _verify(record: CredentialRecord) -> VerificationResult:
-    return runtime.current().verification.verify(get_session(), record.jwt, now=issuer_context().clock())
+    return runtime.current().verification.verify(record.jwt, now=issuer_context().clock())
 
 
 _DOCUMENTS = ("", ".jwt", ".vc.jwt")

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from issuer.db import get_session
 from issuer.runtime import Runtime
 from issuer.web import credentials, errors
 from verifier.host import ResolvedLink, VerifierUnavailable
@@ -27,7 +26,7 @@ class IssuerHost:
 
     def verify(self, token: str) -> VerificationResult:
         try:
-            return self._runtime.verification.verify(get_session(), token, now=self.now())
+            return self._runtime.verification.verify(token, now=self.now())
         except SQLAlchemyError as exc:
             raise VerifierUnavailable("the issuer's database is unreachable; try again shortly") from exc
 

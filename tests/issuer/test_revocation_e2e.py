@@ -11,7 +11,12 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from issuer import runtime
+from issuer.db import get_db, get_session
+from issuer.models import CredentialRecord
+from issuer.services import revocation
 from tests.cli_support import run_cli as cli
 from tests.conftest import BASE_URL
 
@@ -201,3 +206,20 @@ def test_status_list_revalidates_with_a_weak_validator(client: Any, factory: Any
     listed = client.get(path, headers={"If-None-Match": f'"other", W/{etag}'})
     assert listed.status_code == 304
     assert client.get(path, headers={"If-None-Match": "*"}).status_code == 304
+
+
+def test_verification_never_reads_through_a_requests_older_snapshot(app: Any, factory: Any, clock: Any) -> None:
+    """A request whose transaction began before a revocation (another worker's) must still see
+    it — and must not leave the old status list cached for everyone after it."""
+    record = factory.certified()
+    verification = runtime.of(app).verification
+    assert verification.verify(record.jwt, now=clock()).status == "valid"
+    with app.app_context():
+        request_session = get_session()
+        request_session.execute(select(CredentialRecord.id)).all()  # its snapshot is fixed now (SQLite)
+        with get_db().session() as other_worker:
+            revocation.revoke_credential(
+                other_worker, runtime.of(app).ctx, record.id, reason="withdrawn", note=None, actor="t", now=clock()
+            )
+        assert verification.verify(record.jwt, now=clock()).status == "revoked"
+    assert verification.verify(record.jwt, now=clock()).status == "revoked"
