@@ -119,9 +119,11 @@ def unit_of_work(session: Session) -> Iterator[Session]:
     if session.new or session.dirty or session.deleted or session.info.get(_WROTE):
         raise UnitOfWorkMisuse("a unit of work cannot start over changes made outside one")
     if session.in_transaction():
-        # Only reads happened since the last unit of work (checked above): ending that read
-        # transaction commits nothing, and loaded objects stay usable.
-        session.commit()
+        # Only reads happened since the last unit of work (checked above). Roll that read
+        # transaction back rather than commit it: nothing written by a path the guards cannot
+        # see is ever committed, and loaded objects are expired, so the use case decides on
+        # what the database holds now, not on an older snapshot.
+        session.rollback()
     session.info[_IN_UNIT] = 1
     try:
         session.connection(execution_options={"sqlite_immediate": True})
@@ -132,12 +134,6 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         raise
     finally:
         session.info.pop(_IN_UNIT, None)
-
-
-def end_read(session: Session) -> None:
-    """End a read-only transaction (release SQLite's read snapshot), e.g. between two polls."""
-    if session.in_transaction() and not (session.info.get(_WROTE) or in_unit_of_work(session)):
-        session.rollback()
 
 
 def fast_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

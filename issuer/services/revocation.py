@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
-from issuer.db import unit_of_work
+from issuer.db import among, unit_of_work
 from issuer.errors import UnknownReason
 from issuer.models import CredentialRecord
 from issuer.services import audit, keyring, status_lists
@@ -41,7 +42,17 @@ def revoke(
     """Revoke the not-yet-revoked `records`; `replaced_by` maps an old id to its replacement's.
     Returns the records that changed."""
     check_reason(reason)
-    changed = [r for r in records if r.revoked_at is None]
+    if not records:
+        return []
+    # Locked and re-read before deciding: of two concurrent revocations only one changes a row.
+    unrevoked = session.execute(
+        select(CredentialRecord.id, CredentialRecord.revoked_at)
+        .where(among(session, CredentialRecord.id, [r.id for r in records]))
+        .order_by(CredentialRecord.id)
+        .with_for_update()
+    ).all()
+    still = {cred_id for cred_id, revoked_at in unrevoked if revoked_at is None}
+    changed = list({r.id: r for r in records if r.id in still}.values())
     if not changed:
         return []
     replacements = replaced_by or {}

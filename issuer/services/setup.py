@@ -41,7 +41,7 @@ def initialize(
             key = keyring.create_active_key(session, ctx, now)
             report.created_key = key.thumbprint
             audit.record(session, actor="cli", action="key.create", target=key.thumbprint, now=now, alg=key.alg)
-        status_lists.ensure_open_list(session, ctx, keyring.active_signer(session, ctx), now)
+        status_lists.open_list(session, ctx, keyring.active_signer(session, ctx), now)
     if demo:
         report.demo_candidate, report.demo_credentials, report.demo_password = _demo(session, ctx, now)
     return report

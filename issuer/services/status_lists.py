@@ -83,6 +83,7 @@ def open_list(session: Session, ctx: IssuerContext, signer: SigningKey, now: dat
         .order_by(StatusListRecord.created_at)
         .limit(1)
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     return found or _create_list(session, ctx, signer, now)
 
@@ -136,10 +137,6 @@ def allocate(
     return slots
 
 
-def ensure_open_list(session: Session, ctx: IssuerContext, signer: SigningKey, now: datetime) -> StatusListRecord:
-    return open_list(session, ctx, signer, now)
-
-
 def flag(
     session: Session, ctx: IssuerContext, slots: Iterable[tuple[str, int]], signer: SigningKey, now: datetime
 ) -> int:
@@ -150,7 +147,10 @@ def flag(
     changed = 0
     for list_id in sorted(by_list):  # a fixed lock order: two revocations never deadlock
         record = session.execute(
-            select(StatusListRecord).where(StatusListRecord.id == list_id).with_for_update()
+            select(StatusListRecord)
+            .where(StatusListRecord.id == list_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).scalar_one()
         bits = bytearray(record.bits)
         for index in by_list[list_id]:
@@ -174,6 +174,7 @@ def resign_lists_signed_by(
             .where(StatusListRecord.signed_by == thumbprint)
             .order_by(StatusListRecord.id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .all()

@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from issuer import runtime
 from issuer.db import get_session, unit_of_work
-from issuer.models import CredentialRecord, StatusListRecord
+from issuer.models import AuditEvent, CredentialRecord, StatusListRecord
+from issuer.services import revocation
 from verifier import decode_list
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,3 +82,37 @@ def _encoded(token: str) -> str:
     payload = token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return claims["credentialSubject"]["encodedList"]
+
+
+def test_concurrent_revocations_of_one_credential_change_it_once(app, factory, clock):
+    """Support staff revoking the same credential at once (two windows, two reasons): one wins,
+    one audit event, the other changes nothing."""
+    record = factory.certified()
+    ctx = runtime.of(app).ctx
+    database = app.extensions["certmanager.db"]
+    reasons = ["withdrawn", "misconduct", "issued_in_error", "withdrawn"] * 2
+    start = threading.Barrier(len(reasons))
+
+    def revoke(reason: str) -> bool:
+        with database.session() as session:
+            start.wait()
+            _, changed = revocation.revoke_credential(
+                session, ctx, record.id, reason=reason, note=None, actor="support:test", now=clock()
+            )
+            return changed
+
+    with ThreadPoolExecutor(len(reasons)) as pool:
+        outcomes = list(pool.map(revoke, reasons))
+    assert outcomes.count(True) == 1
+    with app.app_context():
+        session = get_session()
+        events = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.action == "credential.revoke", AuditEvent.target == record.id)
+            )
+            .scalars()
+            .all()
+        )
+        assert len(events) == 1
+        stored = session.get(CredentialRecord, record.id)
+        assert stored is not None and stored.revocation_reason == reasons[outcomes.index(True)]

@@ -118,3 +118,20 @@ def test_issuance_happens_only_inside_a_unit_of_work(app: Any, ctx: Any, clock: 
             issuance.issue(session, ctx, issuance.grants_for(session, [old]), now=clock())
         session.rollback()
         assert session.execute(select(func.count()).select_from(CredentialRecord)).scalar_one() == 1
+
+
+def test_objects_loaded_before_it_are_read_afresh_inside_it(app: Any, clock: Any, factory: Any) -> None:
+    """A use case decides on what the database holds when its unit starts, not on rows loaded
+    earlier in the request that another worker has changed since."""
+    record = factory.certified()
+    database = app.extensions["certmanager.db"]
+    with app.app_context():
+        session = get_session()
+        loaded = session.get(CredentialRecord, record.id)
+        assert loaded is not None and loaded.revoked_at is None
+        with database.session() as other, unit_of_work(other):
+            row = other.get(CredentialRecord, record.id)
+            assert row is not None
+            row.revoked_at, row.revocation_reason = clock(), "withdrawn"
+        with unit_of_work(session):
+            assert loaded.revoked_at is not None and loaded.revocation_reason == "withdrawn"
