@@ -4,9 +4,10 @@ active key, each old one pointing to its replacement. One unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,20 @@ def _recipients(session: Session, candidate_ids: set[int]) -> dict[int, notices.
         among(session, Candidate.id, candidate_ids)
     )
     return {row.id: notices.Recipient(*row) for row in read_rows(session, query)}
+
+
+def _by_candidate(records: list[CredentialRecord], size: int) -> Iterator[list[CredentialRecord]]:
+    """Batches of about `size` records that never split one candidate's credentials, so each
+    candidate gets one message listing all their new links."""
+    batch: list[CredentialRecord] = []
+    by_holder = sorted(records, key=lambda r: (r.candidate_id, r.issued_at, r.id))
+    for _, theirs in groupby(by_holder, key=lambda r: r.candidate_id):
+        if batch and len(batch) >= size:
+            yield batch
+            batch = []
+        batch.extend(theirs)
+    if batch:
+        yield batch
 
 
 def mark_compromised(
@@ -70,15 +85,16 @@ def mark_compromised(
         if reissue:
             still_valid = [c for c in affected if c.valid_until is None or c.valid_until > now]
             recipients = _recipients(session, {c.candidate_id for c in still_valid})
-            for start in range(0, len(still_valid), REISSUE_BATCH):
-                batch = still_valid[start : start + REISSUE_BATCH]
+            done = 0
+            for batch in _by_candidate(still_valid, REISSUE_BATCH):
                 issued = issuance.issue(
                     session, ctx, issuance.grants_for(session, batch), now=now,
                     notify=lambda done: notices.credentials_reissued(ctx, recipients, done),
                 )  # fmt: skip
                 report.reissued.update((old.id, new.id) for old, new in zip(batch, issued, strict=True))
+                done += len(batch)
                 if progress is not None:
-                    progress(start + len(batch), len(still_valid))
+                    progress(done, len(still_valid))
         revocation.revoke(
             session, ctx, affected, reason="key_compromise", note=None, actor=actor, now=now,
             replaced_by=report.reissued,

@@ -238,3 +238,37 @@ def test_a_reissue_tells_each_candidate_once_with_the_new_links(app: Any, runner
             assert f"{BASE_URL}/c/{pairs[record.id]}" in message.body_text
             assert f"Hello {candidate.first_name}," in message.body_text
     assert by_address == {}  # one message per candidate, nobody else
+
+
+def test_a_candidate_is_told_once_even_when_the_reissue_runs_in_several_batches(
+    app: Any, runner: Any, factory: Any, clock: FakeClock, monkeypatch: Any
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from issuer import runtime
+    from issuer.db import get_session, unit_of_work
+    from issuer.models import Candidate, MailMessage
+    from issuer.services import certifications, key_compromise
+
+    monkeypatch.setattr(key_compromise, "REISSUE_BATCH", 2)
+    first = factory.certified("CNA-ENT", first="Ada")  # Ada's first, then Grace's, then Ada's second
+    factory.certified("CNA-ENT", first="Grace")
+    clock.advance(minutes=1)
+    with app.app_context():
+        session = get_session()
+        with unit_of_work(session):
+            ada = session.get(Candidate, first.candidate_id)
+            assert ada is not None
+            certifications.grant(
+                session, runtime.of(app).ctx, ada, "CNS-ENT", (clock() - timedelta(days=1)).date(), now=clock()
+            )
+    result = cli(runner, "keys", "compromised", active_kid(runner), "--reissue")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 3
+    with app.app_context():
+        session = get_session()
+        messages = session.execute(select(MailMessage).where(MailMessage.kind == "credentials_reissued")).scalars()
+        recipients = sorted(m.to_addr for m in messages)
+    assert len(recipients) == 2 == len(set(recipients))  # Ada once (both links), Grace once
