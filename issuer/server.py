@@ -34,7 +34,7 @@ def preflight(app: Flask) -> Preflight:
     from issuer.db import get_db, get_session
     from issuer.mail_transport import transport_for
     from issuer.services import origin
-    from issuer.services.keyring import active_key
+    from issuer.services.keyring import active_signer
 
     ctx = runtime.of(app).ctx
     try:
@@ -45,10 +45,7 @@ def preflight(app: Flask) -> Preflight:
         if not get_db().is_initialized():
             return Preflight("the database is not initialised: run `certmanager init` first")
         origin.check(get_session(), ctx)
-        record = active_key(get_session())
-        if record is None:
-            return Preflight("there is no active signing key: run `certmanager init`")
-        ctx.decrypt(record)
+        active_signer(get_session(), ctx)  # the passphrase opens the active key
     except (KeyError_, IssuerError) as exc:
         return Preflight(exc.message if isinstance(exc, IssuerError) else str(exc))
     except SQLAlchemyError as exc:

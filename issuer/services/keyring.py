@@ -17,7 +17,7 @@ from issuer.errors import InvalidKeyState, KeyInUse, KeyNotFound, NotInitialized
 from issuer.models import CredentialRecord, SigningKeyRecord
 from issuer.services import audit, status_lists
 from issuer.services.state import bump_generation
-from keys import KeyRing, KeyState, RingEntry, SigningKey, generate_key, public_key_from_jwk
+from keys import KeyRing, KeyState, NoActiveKey, RingEntry, SigningKey, generate_key, public_key_from_jwk
 
 
 def _records(session: Session) -> list[SigningKeyRecord]:
@@ -36,11 +36,12 @@ def load_ring(session: Session, ctx: IssuerContext, *, signer: bool = False) -> 
 
 
 def active_signer(session: Session, ctx: IssuerContext) -> SigningKey:
-    """The key that signs everything new (credentials and status lists). Raises NotInitialized."""
-    record = active_key(session)
-    if record is None:
-        raise NotInitialized("there is no active signing key: run `certmanager init`")
-    return ctx.decrypt(record)
+    """The key that signs everything new (credentials and status lists): the ring's signer, the
+    one way the active key is found. Raises NotInitialized."""
+    try:
+        return load_ring(session, ctx, signer=True).signer
+    except NoActiveKey as exc:
+        raise NotInitialized("there is no active signing key: run `certmanager init`") from exc
 
 
 def active_key(session: Session) -> SigningKeyRecord | None:
