@@ -74,6 +74,13 @@ def render_error(status: int, code: str, title: str, detail: str) -> Response:
     return response
 
 
+def route_of() -> str:
+    """The matched route's pattern (`/reset/<token>`), for logs: never the path, which may hold a
+    live token or personal data."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(no route)"
+
+
 def _install_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -91,7 +98,7 @@ def _install_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, route_of())
         return render_error(
             500, "internal_error", "Something went wrong", "An unexpected error occurred. It has been logged."
         )

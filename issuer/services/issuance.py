@@ -24,6 +24,7 @@ from issuer.models import Candidate, CredentialRecord
 from issuer.services import keyring, mail, payloads, revocation, status_lists
 from issuer.services.mail import Outgoing
 from issuer.services.payloads import CertificationGrant, Holder
+from issuer.services.state import lock_issuer_state
 
 Grant = CertificationGrant  # transcripts join here as another grant type
 
@@ -49,6 +50,7 @@ def issue(
     about them; nothing is committed here."""
     if not grants:
         return []
+    lock_issuer_state(session)  # no key change between reading the signer and committing
     signer = keyring.active_signer(session, ctx)
     slots = status_lists.allocate(session, ctx, len(grants), signer, now)
     thumbprint = signer.kid.removeprefix(ctx.keys_prefix)

@@ -17,7 +17,7 @@ from issuer.db import among, read_rows, unit_of_work
 from issuer.errors import InvalidKeyState
 from issuer.models import Candidate, CredentialRecord, SigningKeyRecord
 from issuer.services import audit, issuance, keyring, notices, revocation, status_lists
-from issuer.services.state import bump_generation
+from issuer.services.state import bump_generation, lock_issuer_state
 from keys import KeyState
 
 REISSUE_BATCH = 500  # credentials signed per issuance call (and per progress step)
@@ -66,6 +66,7 @@ def mark_compromised(
 ) -> CompromiseReport:
     """Unpublish the key, revoke everything it signed, and optionally reissue what was valid."""
     with unit_of_work(session):
+        lock_issuer_state(session)
         record = keyring.get_key(session, ctx, key_ref)
         if record.state == KeyState.COMPROMISED:
             raise InvalidKeyState("the key is already marked compromised")

@@ -16,7 +16,7 @@ from issuer.db import unit_of_work
 from issuer.errors import InvalidKeyState, KeyInUse, KeyNotFound, NotInitialized
 from issuer.models import CredentialRecord, SigningKeyRecord
 from issuer.services import audit, status_lists
-from issuer.services.state import bump_generation
+from issuer.services.state import bump_generation, lock_issuer_state
 from keys import KeyRing, KeyState, NoActiveKey, RingEntry, SigningKey, generate_key, public_key_from_jwk
 
 
@@ -66,7 +66,12 @@ def create_active_key(session: Session, ctx: IssuerContext, now: datetime, alg: 
     """Generate a key and make it the active one (the previous active key becomes verify-only),
     in the caller's unit of work."""
     generated = generate_key(alg or ctx.settings.signing_alg, ctx.settings.key_passphrase)
-    previous = active_key(session)
+    lock_issuer_state(session)
+    previous = session.execute(
+        select(SigningKeyRecord)
+        .where(SigningKeyRecord.state == KeyState.ACTIVE.value)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
     if previous is not None:
         previous.state = KeyState.VERIFY.value
         previous.rotated_at = now

@@ -15,6 +15,7 @@ from issuer.errors import UnknownReason
 from issuer.models import CredentialRecord
 from issuer.services import audit, keyring, status_lists
 from issuer.services.credentials import get_credential
+from issuer.services.state import lock_issuer_state
 
 REASONS = ("superseded", "withdrawn", "issued_in_error", "misconduct", "key_compromise")
 # The reasons that end the certification itself, not just one credential of it: a superseded
@@ -44,6 +45,7 @@ def revoke(
     check_reason(reason)
     if not records:
         return []
+    lock_issuer_state(session)  # first, as every unit that signs (issuer/services/state.py)
     # Locked and re-read before deciding: of two concurrent revocations only one changes a row.
     unrevoked = session.execute(
         select(CredentialRecord.id, CredentialRecord.revoked_at)

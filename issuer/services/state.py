@@ -3,7 +3,7 @@ every process knows with one cheap read whether its caches are current."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -13,6 +13,14 @@ from issuer.models import IssuerState
 
 def bump_generation(session: Session) -> None:
     session.execute(update(IssuerState).where(IssuerState.id == 1).values(generation=IssuerState.generation + 1))
+
+
+def lock_issuer_state(session: Session) -> None:
+    """Take the issuer_state row's lock for the rest of the unit of work. Every unit that changes
+    keys or status lists takes it first, before any status list row: such changes happen one
+    after another, always locking in the same order (so they never deadlock), and two key
+    rotations can never leave two active keys. The row is created with the schema."""
+    session.execute(select(IssuerState.id).where(IssuerState.id == 1).with_for_update())
 
 
 def current_generation(engine: Engine) -> int | None:

@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from flask import Flask, Response, render_template, request
+from sqlalchemy.exc import (
+    DataError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from issuer.errors import IssuerError
 from keys import KeyError_
-from verifier.web import render_error
+from verifier.web import render_error, route_of
 
 log = logging.getLogger(__name__)
+# The database cannot be reached or dropped the connection: try again, not a bug.
+OUTAGES = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 _TITLES = {401: "Log in needed", 404: "Not found", 409: "Conflict", 410: "Gone", 429: "Too many requests"}
 
 
@@ -34,9 +44,20 @@ def init_app(app: Flask) -> None:
         log.warning("database refused a value: %s", exc.__class__.__name__)
         return render_error(400, "invalid_input", "Bad request", "Something in the request cannot be stored.")
 
+    @app.errorhandler(IntegrityError)
+    def _collided(exc: IntegrityError) -> Response:
+        # Another request wrote the same thing at the same moment; nothing of this one was kept.
+        log.warning("write collided on %s: %s", route_of(), exc.__class__.__name__)
+        return render_error(409, "conflict", "Conflict", "Something changed at the same moment. Please try again.")
+
     @app.errorhandler(SQLAlchemyError)
-    def _database_down(exc: SQLAlchemyError) -> Response:
-        log.warning("database error: %s", exc.__class__.__name__)
+    def _database_error(exc: SQLAlchemyError) -> Response:
+        if not isinstance(exc, OUTAGES):  # our own SQL is wrong: a bug, logged as one
+            log.exception("database error on %s %s", request.method, route_of())
+            return render_error(
+                500, "internal_error", "Something went wrong", "An unexpected error occurred. It has been logged."
+            )
+        log.warning("database unavailable: %s", exc.__class__.__name__)
         return render_error(
             503,
             "database_unavailable",

@@ -272,3 +272,82 @@ def test_a_candidate_is_told_once_even_when_the_reissue_runs_in_several_batches(
         messages = session.execute(select(MailMessage).where(MailMessage.kind == "credentials_reissued")).scalars()
         recipients = sorted(m.to_addr for m in messages)
     assert len(recipients) == 2 == len(set(recipients))  # Ada once (both links), Grace once
+
+
+def test_concurrent_rotations_leave_exactly_one_active_key(app: Any, clock: FakeClock) -> None:
+    """Two admins rotating at once: both rotations happen, one after the other, and there is
+    always exactly one active key (never two, which would leave nothing able to sign)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import select
+
+    from issuer import runtime
+    from issuer.models import SigningKeyRecord
+    from issuer.services import keyring
+    from keys import KeyState
+
+    database, ctx = app.extensions["certmanager.db"], runtime.of(app).ctx
+    start = threading.Barrier(4)
+
+    def rotate(_: int) -> str:
+        with database.session() as session:
+            start.wait()
+            return keyring.rotate(session, ctx, now=clock(), actor="cli").thumbprint
+
+    with ThreadPoolExecutor(4) as pool:
+        made = list(pool.map(rotate, range(4)))
+    with database.session() as session:
+        states = dict(session.execute(select(SigningKeyRecord.thumbprint, SigningKeyRecord.state)).all())
+    assert len(set(made)) == 4 and all(thumbprint in states for thumbprint in made)
+    assert list(states.values()).count(KeyState.ACTIVE.value) == 1
+
+
+def test_nothing_issued_during_a_compromise_is_left_valid_under_the_compromised_key(
+    app: Any, factory: Any, clock: FakeClock
+) -> None:
+    """Issuance racing `keys compromised`: every credential either was signed before and is
+    revoked, or is signed by the new key — none is left signed by the compromised key unrevoked."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import select
+
+    from issuer import runtime
+    from issuer.db import unit_of_work
+    from issuer.models import Candidate, CredentialRecord
+    from issuer.services import certifications, key_compromise, keyring
+
+    database, ctx = app.extensions["certmanager.db"], runtime.of(app).ctx
+    for _round in range(4):  # a race: several rounds, each compromising the then-active key
+        holders = [factory.certified("CNA-ENT").candidate_id for _ in range(6)]
+        with database.session() as session:
+            active = keyring.active_key(session)
+            assert active is not None
+            compromised = active.thumbprint
+        start = threading.Barrier(len(holders) + 1)
+
+        def grant(candidate_id: int, start: threading.Barrier = start) -> None:
+            with database.session() as session:
+                start.wait()
+                with unit_of_work(session):
+                    holder = session.get(Candidate, candidate_id)
+                    assert holder is not None
+                    certifications.grant(session, ctx, holder, "CNS-ENT", clock().date(), now=clock())
+
+        def compromise(start: threading.Barrier = start, thumbprint: str = compromised) -> None:
+            with database.session() as session:
+                start.wait()
+                key_compromise.mark_compromised(session, ctx, thumbprint, now=clock(), actor="cli")
+
+        with ThreadPoolExecutor(len(holders) + 1) as pool:
+            futures = [pool.submit(grant, h) for h in holders] + [pool.submit(compromise)]
+            for future in futures:
+                future.result()
+        with database.session() as session:
+            left = session.execute(
+                select(CredentialRecord.id).where(
+                    CredentialRecord.signed_by == compromised, CredentialRecord.revoked_at.is_(None)
+                )
+            ).all()
+        assert left == []
