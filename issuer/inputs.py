@@ -4,8 +4,8 @@ code and a sentence a person can act on.
 
 Names are signed into credentials and shown to employers, so they are held to the strictest
 rule: Unicode NFC; no control characters, no bidirectional overrides or isolates, no invisible
-format characters (zero-width joiners only between two letters, where scripts such as Persian
-need them), no unassigned or private-use code points; single spaces; a bounded length."""
+format characters or blank letters (zero-width joiners only between two letters, where scripts
+such as Persian need them), no unassigned or private-use code points; single spaces; a bounded length."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ _JOINERS = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: needed inside words of some s
 # and would otherwise turn them silently into spaces.
 _LINE_WHITESPACE = frozenset("\t\n\r")
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Letters, marks and symbols that draw nothing, though not in a "format" category: the Hangul
+# fillers, the blank Braille pattern, the combining grapheme joiner, Khmer's inherent vowels,
+# the object replacement character. A name of them would look empty, or like another name.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\ufffc")
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
@@ -52,7 +56,7 @@ def _forbidden(text: str) -> str | None:
             if before.isalpha() and (after.isalpha() or unicodedata.category(after or " ").startswith("M")):
                 continue
             return f"an invisible joiner (U+{ord(char):04X}) outside a word"
-        if category in _FORBIDDEN_CATEGORIES:
+        if category in _FORBIDDEN_CATEGORIES or char in _BLANK:
             name = unicodedata.name(char, "") if category != "Cs" else "a lone surrogate"
             return f"the invisible or control character U+{ord(char):04X}" + (f" ({name})" if name else "")
     return None

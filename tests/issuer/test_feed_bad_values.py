@@ -39,6 +39,9 @@ BAD_CHARACTERS = {
     "controls": ["\x00", "\x07", "\x1b", "\x7f", "\x9b"],
     "bidi": ["\u202e", "\u202a", "\u202c", "\u2067", "\u2069", "\u200e"],
     "invisible": ["\u200b", "\u2060", "\ufeff", "\u00ad"],
+    # Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern, …): a name
+    # made of them looks empty or like another name.
+    "blank": ["\u3164", "\u115f", "\u1160", "\uffa0", "\u2800", "\u034f", "\u17b4", "\u17b5", "\ufffc"],
     # Python's str.split counts these as whitespace: they must not become spaces silently.
     "split-whitespace": ["\x0b", "\x0c", "\x1f", "\x85", "\u2028", "\u2029"],
 }
