@@ -136,7 +136,7 @@ class Verifier:
         result.checks.append(
             Check("signature", True, f"signed with {entry.key.alg} by the issuer's key", code="signed")
         )
-        result.credential = credential.public_view()
+        result.credential = credential.public_view(now)
         if entry.state == KeyState.COMPROMISED:
             failure = KeyCompromised("the issuer reported this signing key compromised")
             result.checks.append(Check("issuer", False, failure.detail, code=failure.code))

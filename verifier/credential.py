@@ -27,6 +27,24 @@ class StatusEntry:
     list_url: str
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A certification a credential names, with the expiry signed for it."""
+
+    code: str | None
+    name: str | None
+    valid_until: datetime | None
+
+    def view(self, now: datetime) -> dict[str, Any]:
+        until = self.valid_until
+        return {
+            "code": self.code,
+            "name": self.name,
+            "valid_until": _fmt(until),
+            "expired": until is not None and until <= now,
+        }
+
+
 @dataclass
 class Credential:
     """The parts of a credential the verifier checks and reports."""
@@ -36,19 +54,20 @@ class Credential:
     issuer_id: str
     issuer_name: str | None
     subject_name: str | None
-    certifications: list[dict[str, Any]]
+    certifications: list[Listed]
     valid_from: datetime | None
     valid_until: datetime | None
     remarks: str | None
     status_entries: list[StatusEntry] = field(default_factory=list)
 
-    def public_view(self) -> dict[str, Any]:
+    def public_view(self, now: datetime) -> dict[str, Any]:
+        """What the verification result shows; `expired` per certification as of `now`."""
         return {
             "id": self.id,
             "kind": self.kind,
             "issuer": {"id": self.issuer_id, "name": self.issuer_name},
             "subject_name": self.subject_name,
-            "certifications": self.certifications,
+            "certifications": [listed.view(now) for listed in self.certifications],
             "valid_from": _fmt(self.valid_from),
             "valid_until": _fmt(self.valid_until),
             "remarks": self.remarks,
@@ -213,7 +232,11 @@ def _subject_name(subject: dict[str, Any]) -> str | None:
     identifiers = subject.get("identifier")
     if isinstance(identifiers, dict):
         identifiers = [identifiers]
-    if isinstance(identifiers, list):
+    if identifiers is not None and not (
+        isinstance(identifiers, list) and all(isinstance(ident, dict) for ident in identifiers)
+    ):
+        raise Malformed("credentialSubject.identifier must be an object or a list of objects")
+    if identifiers is not None:
         for ident in identifiers:
             if (
                 isinstance(ident, dict)
@@ -226,24 +249,20 @@ def _subject_name(subject: dict[str, Any]) -> str | None:
     return unicodedata.normalize("NFC", name) if isinstance(name, str) else None
 
 
-def _achievement_entry(achievement: Any, valid_until: datetime | None) -> dict[str, Any] | None:
+def _achievement_entry(achievement: Any, valid_until: datetime | None) -> Listed:
     if not isinstance(achievement, dict):
-        return None
-    code = achievement.get("humanCode") or achievement.get("id")
-    name = achievement.get("name")
-    return {
-        "code": code if isinstance(code, str) else None,
-        "name": name if isinstance(name, str) else None,
-        "valid_until": _fmt(valid_until),
-    }
+        raise Malformed("credentialSubject.achievement must be an object")
+    for member in ("id", "humanCode", "name"):
+        if member in achievement and not isinstance(achievement[member], str):
+            raise Malformed(f"achievement.{member} must be a string")
+    return Listed(achievement.get("humanCode") or achievement.get("id"), achievement.get("name"), valid_until)
 
 
-def _certifications(kind: str, subject: dict[str, Any], valid_until: datetime | None) -> list[dict[str, Any]]:
+def _certifications(kind: str, subject: dict[str, Any], valid_until: datetime | None) -> list[Listed]:
     if kind == "certification":
-        entry = _achievement_entry(subject.get("achievement"), valid_until)
-        return [entry] if entry else []
+        return [_achievement_entry(subject.get("achievement"), valid_until)]
     # Transcript (CLR 2.0 shaped): one assertion per certification, each with its own expiry.
-    out: list[dict[str, Any]] = []
+    out: list[Listed] = []
     for assertion in (
         subject.get("verifiableCredential", []) if isinstance(subject.get("verifiableCredential"), list) else []
     ):
@@ -256,9 +275,8 @@ def _certifications(kind: str, subject: dict[str, Any], valid_until: datetime | 
                 until = parse_datetime(assertion["validUntil"])
             except ValueError:
                 until = None
-        entry = _achievement_entry(inner.get("achievement") if isinstance(inner, dict) else None, until)
-        if entry:
-            out.append(entry)
+        if isinstance(inner, dict) and isinstance(inner.get("achievement"), dict):
+            out.append(_achievement_entry(inner["achievement"], until))
     return out
 
 

@@ -151,7 +151,7 @@ def test_third_party_vcdm11_open_badge_is_valid(theirs: Verifier, third: IssuerK
     assert cred["subject_name"] == "Zoé Nguyễn"
     assert cred["subject_name"] == unicodedata.normalize("NFC", DECOMPOSED_NAME) != DECOMPOSED_NAME
     assert cred["certifications"] == [
-        {"code": "NET-101", "name": "Networking Fundamentals", "valid_until": "2028-03-01T09:30:00Z"}
+        {"code": "NET-101", "name": "Networking Fundamentals", "valid_until": "2028-03-01T09:30:00Z", "expired": False}
     ]
     assert cred["valid_from"] == "2025-03-01T09:30:00Z"
     assert cred["valid_until"] == "2028-03-01T09:30:00Z"
@@ -351,7 +351,12 @@ def test_result_dict_matches_spec_shape(ours: Verifier, es: IssuerKey) -> None:
     assert cred["issuer"] == {"id": ISSUER, "name": "CertManager Test Issuer"}
     assert cred["subject_name"] == "Zoé Ng" == unicodedata.normalize("NFC", cred["subject_name"])
     assert cred["certifications"] == [
-        {"code": "CNA-ENT", "name": "Certified Network Associate - Enterprise", "valid_until": iso(VALID_UNTIL)}
+        {
+            "code": "CNA-ENT",
+            "name": "Certified Network Associate - Enterprise",
+            "valid_until": iso(VALID_UNTIL),
+            "expired": False,
+        }
     ]
     assert cred["valid_from"] == iso(VALID_FROM)
     assert cred["valid_until"] == iso(VALID_UNTIL)
@@ -416,8 +421,8 @@ def test_transcript_shape(ours: Verifier, es: IssuerKey) -> None:
     assert cred["remarks"] == "Prepared for ACME hiring."
     assert cred["subject_name"] == "Ada Lovelace"
     assert cred["certifications"] == [
-        {"code": "CNA-ENT", "name": "Network Associate", "valid_until": "2028-01-01T00:00:00Z"},
-        {"code": "CSP-SEC", "name": "Security Professional", "valid_until": "2029-06-30T00:00:00Z"},
+        {"code": "CNA-ENT", "name": "Network Associate", "valid_until": "2028-01-01T00:00:00Z", "expired": False},
+        {"code": "CSP-SEC", "name": "Security Professional", "valid_until": "2029-06-30T00:00:00Z", "expired": False},
     ]
     assert set(cred) == {
         "id",
@@ -444,3 +449,57 @@ def test_status_url_in_fixture_is_the_status_list(ours: Verifier, es: IssuerKey)
     payload = credential_payload()
     assert payload["credentialStatus"]["statusListCredential"] == STATUS_URL
     assert check_ok(ours.verify(es.sign(payload), now=NOW), "status") is True
+
+
+def test_a_listed_certification_past_its_date_is_marked_expired(ours: Verifier, es: IssuerKey) -> None:
+    """SPEC §3.6/§5.4: each certification a transcript lists carries `expired` as of the check."""
+    payload = credential_payload()
+    payload["type"] = ["VerifiableCredential", "ClrCredential"]
+    payload["credentialSubject"] = {
+        "id": HOLDER,
+        "type": ["ClrSubject"],
+        "identifier": payload["credentialSubject"]["identifier"],
+        "verifiableCredential": [
+            {"validUntil": iso(NOW - timedelta(days=1)), "credentialSubject": {"achievement": {"humanCode": "OLD"}}},
+            {"validUntil": iso(NOW + timedelta(days=1)), "credentialSubject": {"achievement": {"humanCode": "NEW"}}},
+            {"credentialSubject": {"achievement": {"humanCode": "OPEN"}}},
+        ],
+    }
+    token = _signed(es, payload)
+    result = ours.verify(token, now=NOW)
+    assert result.status == "valid" and result.credential is not None
+    assert [(c["code"], c["expired"]) for c in result.credential["certifications"]] == [
+        ("OLD", True),
+        ("NEW", False),
+        ("OPEN", False),
+    ]
+    later = ours.verify(token, now=NOW + timedelta(days=2)).credential
+    assert later is not None and [c["expired"] for c in later["certifications"]] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    "subject_change",
+    [
+        {"achievement": "CNA-ENT"},
+        {"achievement": ["CNA-ENT"]},
+        {"achievement": {"humanCode": 7, "name": "Network Associate"}},
+        {"achievement": {"humanCode": "CNA-ENT", "name": {"en": "Network Associate"}}},
+        {"identifier": "Ada Lovelace"},
+        {"identifier": [["name", "Ada"]]},
+    ],
+    ids=[
+        "achievement-string",
+        "achievement-list",
+        "code-number",
+        "name-object",
+        "identifier-string",
+        "identifier-list",
+    ],
+)
+def test_a_wrongly_typed_achievement_or_identifier_is_malformed(
+    ours: Verifier, es: IssuerKey, subject_change: dict[str, Any]
+) -> None:
+    """Wrong claim types are `malformed` (SPEC §3.6), never read around or shown as empty."""
+    payload = credential_payload()
+    payload["credentialSubject"].update(subject_change)
+    assert ours.verify(_signed(es, payload), now=NOW).status == "malformed"

@@ -277,3 +277,39 @@ def test_checks_fall_back_to_the_detail_until_plain_words_is_registered(verifier
     html = render_checks(verifier.verify("a.b.c=", now=NOW), register=False)
     assert "a segment is not canonical unpadded base64url" in html
     assert "<details>" not in html
+
+
+def render_details(result: VerificationResult) -> str:
+    from verifier.pages import long_date_filter
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters["long_date"] = long_date_filter
+    page = env.from_string('{% import "verifier/_verdict.html" as verdict %}{{ verdict.details(result) }}')
+    return page.render(result=result.to_dict())
+
+
+def test_a_transcript_shows_each_certification_with_its_own_expiry(verifier: Verifier, es: IssuerKey) -> None:
+    """An employer sees which listed certification has expired (SPEC §5.4); names and remarks
+    are isolated (<bdi>) so right-to-left text cannot reorder the words around them."""
+    payload = credential_payload()
+    payload["type"] = ["VerifiableCredential", "ClrCredential"]
+    payload["credentialSubject"] = {
+        "id": payload["credentialSubject"]["id"],
+        "identifier": [{"type": "IdentityObject", "identityType": "name", "hashed": False, "identityHash": "مريم"}],
+        "remarks": "For ACME",
+        "verifiableCredential": [
+            {
+                "validUntil": "2026-11-01T23:59:59Z",
+                "credentialSubject": {"achievement": {"humanCode": "OLD-1", "name": "Old One"}},
+            },
+            {
+                "validUntil": "2029-06-30T23:59:59Z",
+                "credentialSubject": {"achievement": {"humanCode": "NEW-1", "name": "New One"}},
+            },
+        ],
+    }
+    html = render_details(verifier.verify(sign_raw(es, header(es), payload), now=NOW))
+    old, new = html.split("Old One")[1].split("New One")
+    assert "Expired" in old and "1 November 2026" in old
+    assert "Expired" not in new and "valid until 30 June 2029" in new
+    assert "<bdi>مريم</bdi>" in html and "<bdi>For ACME</bdi>" in html
