@@ -37,7 +37,10 @@ _ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class InvalidInput(IssuerError):
-    """A value from outside that we refuse; `code` is stable, the message is for people."""
+    """A value from outside that we refuse; `code` is stable, the message is for people. On the
+    command line it is a usage error (exit 2)."""
+
+    exit_code = 2
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from issuer.context import IssuerContext
 from issuer.db import among, unit_of_work
 from issuer.errors import UnknownReason
+from issuer.inputs import clean_line
 from issuer.models import CredentialRecord
 from issuer.services import audit, keyring, status_lists
 from issuer.services.credentials import get_credential
@@ -21,6 +22,7 @@ REASONS = ("superseded", "withdrawn", "issued_in_error", "misconduct", "key_comp
 # The reasons that end the certification itself, not just one credential of it: a superseded
 # credential has a newer one, and a key compromise reissues what was still valid.
 ENDING_REASONS = ("withdrawn", "issued_in_error", "misconduct")
+NOTE_MAX = 500  # characters of the internal note kept with a revocation
 
 
 def check_reason(reason: str) -> None:
@@ -80,6 +82,8 @@ def revoke_credential(
 ) -> tuple[CredentialRecord, bool]:
     """Revoke one credential. Revoking a revoked credential changes nothing (returns False)."""
     check_reason(reason)
+    if note is not None:
+        note = clean_line(note, field="The note", limit=NOTE_MAX) or None
     with unit_of_work(session):
         record = get_credential(session, cred_id)
         changed = bool(revoke(session, ctx, [record], reason=reason, note=note, actor=actor, now=now))

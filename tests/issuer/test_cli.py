@@ -333,3 +333,33 @@ def test_preflight_leaves_no_connection_open(app: Any, app_env: dict[str, str], 
             finally:
                 connections.close_all()
         assert still_open == 0, f"preflight left {still_open} database connection(s) open"
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["see \u202eticket", "line\x00break", "x" * 501],
+    ids=["bidi-override", "nul", "too-long"],
+)
+def test_a_revocation_note_with_hidden_characters_or_too_long_is_refused(
+    app: Any, runner: Any, factory: Any, note: str
+) -> None:
+    """The note is kept in the audit log that support reads: it passes the same boundary as
+    every other text from outside. Refused with exit 2, and nothing is revoked."""
+    record = factory.certified()
+    outcome = cli(runner, "revoke", record.id, "--reason", "withdrawn", "--note", note)
+    assert outcome.exit_code == 2, outcome.output
+    assert "The note" in outcome.stderr and "Traceback" not in outcome.output
+    shown = cli(runner, "credentials", "show", record.id, "--format", "json")
+    assert json.loads(shown.stdout)["status"] == "valid"
+
+
+def test_a_revocation_note_is_kept_as_one_clean_line(app: Any, runner: Any, factory: Any) -> None:
+    from issuer.db import get_session
+    from issuer.models import CredentialRecord
+
+    record = factory.certified()
+    outcome = cli(runner, "revoke", record.id, "--reason", "withdrawn", "--note", "  Ticket 42:\n  candidate asked ")
+    assert outcome.exit_code == 0, outcome.output
+    with app.app_context():
+        stored = get_session().get(CredentialRecord, record.id)
+        assert stored is not None and stored.revocation_note == "Ticket 42: candidate asked"
