@@ -4,13 +4,13 @@ verifier through the host interface (`verifier.host`)."""
 from __future__ import annotations
 
 import ipaddress
-import json
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from verifier.errors import Malformed
 from verifier.host import VerifierUnavailable, current_host
-from verifier.jws import MAX_TOKEN_BYTES
+from verifier.jws import MAX_TOKEN_BYTES, strict_json_object
 from verifier.responses import CORS_HEADERS, json_response, problem
 from verifier.result import Check, VerificationResult
 
@@ -38,11 +38,11 @@ def extract_token() -> str:
     mimetype = request.mimetype
     raw = read_body(MAX_TOKEN_BYTES)
     if mimetype == "application/json":
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise BadEnvelope("the body is not valid JSON") from None
-        if not isinstance(body, dict) or "credential" not in body:
+        try:  # as strictly as a token's own JSON: no duplicate members for two parsers to read apart
+            body = strict_json_object(raw, "the JSON body")
+        except Malformed as exc:
+            raise BadEnvelope(f"{exc.detail}; send an object {{\"credential\": \"<token>\"}}") from None
+        if "credential" not in body:
             raise BadEnvelope('the JSON body must be an object {"credential": "<token>"}')
         token = body["credential"]
         if not isinstance(token, str):

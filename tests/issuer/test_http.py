@@ -149,8 +149,15 @@ def test_verify_api_envelopes(client: Any, factory: Any, send: Any) -> None:
         (b'{"credential": null}', "application/json"),
         (b"credential=a.b.c", "application/x-www-form-urlencoded"),
         (b"a.b.c", "image/png"),
+        # Two parsers could read a different token out of these: refused, never guessed.
+        (b'{"credential": "a.b.c", "credential": "d.e.f"}', "application/json"),
+        (b'{"credential": "a.b.c", "n": NaN}', "application/json"),
+        (b'{"credential": "a.b.c\\udfff"}', "application/json"),
     ],
-    ids=["not-json", "no-credential", "not-object", "number", "null", "form", "unsupported-type"],
+    ids=[
+        "not-json", "no-credential", "not-object", "number", "null", "form", "unsupported-type",
+        "duplicate-credential", "nan", "lone-surrogate",
+    ],  # fmt: skip
 )
 def test_bad_envelopes_are_400_problems(client: Any, data: bytes, content_type: str) -> None:
     response = client.post("/api/v1/verify", data=data, content_type=content_type)
