@@ -41,7 +41,7 @@ def extract_token() -> str:
         try:  # as strictly as a token's own JSON: no duplicate members for two parsers to read apart
             body = strict_json_object(raw, "the JSON body")
         except Malformed as exc:
-            raise BadEnvelope(f"{exc.detail}; send an object {{\"credential\": \"<token>\"}}") from None
+            raise BadEnvelope(f'{exc.detail}; send an object {{"credential": "<token>"}}') from None
         if "credential" not in body:
             raise BadEnvelope('the JSON body must be an object {"credential": "<token>"}')
         token = body["credential"]

@@ -33,9 +33,15 @@ def json_response(payload: Any, status: int = 200, mimetype: str = "application/
     return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype=mimetype)
 
 
+# Documents that programs fetch (wallets, verifiers, monitors), often with no Accept header or
+# `*/*`: their errors are problem+json whatever the client says it accepts.
+MACHINE_PATHS = ("/api/", "/keys/", "/status/", "/achievements/", "/.well-known/", "/readyz", "/healthz")
+
+
 def wants_json() -> bool:
-    """API paths, and clients that prefer JSON to HTML."""
-    if request.path.startswith("/api/"):
+    """Machine paths, raw credential downloads, and clients that prefer JSON to HTML."""
+    path = request.path
+    if path.startswith(MACHINE_PATHS) or path.endswith(".jwt"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON], "text/html")
     return best in ("application/json", PROBLEM_JSON)

@@ -98,7 +98,10 @@ def issuer() -> Response:
 
 @bp.get("/achievements/<code>")
 def achievement_definition(code: str) -> Response:
-    definition = {"@context": [VCDM2_CONTEXT, OB3_CONTEXT], **achievement(issuer_context(), code)}
+    ctx = issuer_context()
+    if ctx.catalog.get(code) is None:
+        return problem(404, "unknown_achievement", "Not found", "No certification of that code is in the catalog.")
+    definition = {"@context": [VCDM2_CONTEXT, OB3_CONTEXT], **achievement(ctx, code)}
     return _cached(json_response(definition), 3600)
 
 

@@ -155,8 +155,16 @@ def test_verify_api_envelopes(client: Any, factory: Any, send: Any) -> None:
         (b'{"credential": "a.b.c\\udfff"}', "application/json"),
     ],
     ids=[
-        "not-json", "no-credential", "not-object", "number", "null", "form", "unsupported-type",
-        "duplicate-credential", "nan", "lone-surrogate",
+        "not-json",
+        "no-credential",
+        "not-object",
+        "number",
+        "null",
+        "form",
+        "unsupported-type",
+        "duplicate-credential",
+        "nan",
+        "lone-surrogate",
     ],  # fmt: skip
 )
 def test_bad_envelopes_are_400_problems(client: Any, data: bytes, content_type: str) -> None:
@@ -422,3 +430,30 @@ def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(ap
     ]
     assert statuses == [200, 429]
     direct.extensions["certmanager.db"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/keys/nope", 404),
+        ("/keys/" + "A" * 43, 404),
+        ("/status/nope", 404),
+        ("/status/" + "Q" * 16, 404),
+        ("/achievements/NOPE", 404),
+        ("/c/" + "Q" * 22 + ".jwt", 404),
+        ("/.well-known/nope.json", 404),
+    ],
+)
+def test_machine_documents_answer_problems_in_json_whatever_the_client_accepts(
+    client: Any, path: str, status: int
+) -> None:
+    """Wallets and verifiers fetch these with no Accept header, or `*/*`: an HTML page would be
+    read as a broken document. Every answer is problem+json with a stable code."""
+    for accept in (None, "*/*", "text/html"):
+        headers = {"Accept": accept} if accept else {}
+        assert_problem(client.get(path, headers=headers), status)
+
+
+def test_database_down_readyz_is_a_problem_in_json(down_client: Any) -> None:
+    body = assert_problem(down_client.get("/readyz"), 503, "database_unavailable")
+    assert body["detail"]
