@@ -141,9 +141,9 @@ def resolve_link(url: str) -> ResolvedLink:
     ref = normalize_link(url)
     if not ref.startswith(prefix):
         raise LinkNotResolvable(f"Only links to this issuer's credentials ({prefix}…) can be checked here.")
-    cred_id, suffix = _split(ref[len(prefix) :].split("/", 1)[0])
+    cred_id = ref[len(prefix) :].removesuffix(".jwt")  # the page or the raw credential, nothing below
     record = get_session().get(CredentialRecord, cred_id) if is_credential_id(cred_id) else None
-    if record is None or suffix not in ("", ".jwt"):
+    if record is None:
         raise LinkNotResolvable(
             "We have no credential at this link. Check that you copied all of it.",
             status=404,

@@ -218,3 +218,17 @@ def test_links_are_matched_case_insensitively_in_scheme_and_host(client, factory
     # The id itself is case-sensitive: changing its case is another (unknown) credential.
     swapped = record.id.swapcase()
     assert _post(client, accept="application/json", credential=f"http://cm.test/c/{swapped}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "tail", ["/qr.png", "/anything", "/", ".jwt/more", ".pdf", ".jwt.jwt"], ids=lambda t: t.replace("/", "~")
+)
+def test_only_a_credential_page_or_its_jwt_link_is_resolved(client, factory, tail):
+    """`/c/<id>` and `/c/<id>.jwt` are links to a credential; `/c/<id>/anything` is not one, and
+    is not quietly read as one."""
+    record = factory.certified()
+    problem = _post(client, accept="application/json", credential=f"http://cm.test/c/{record.id}{tail}")
+    assert problem.status_code == 404 and problem.get_json()["code"] == "credential_not_found"
+    for good in ("", ".jwt", "?src=qr"):
+        body = _post(client, accept="application/json", credential=f"http://cm.test/c/{record.id}{good}").get_json()
+        assert body["status"] == "valid"
