@@ -38,6 +38,10 @@ def _import(kind: str, file: str) -> None:
                         bar.stop()
         except FeedError as exc:
             fail(exc.message, EXIT_USAGE)
+        except imports.ImportInterrupted as exc:
+            exc.report.rejected.sort()
+            _report(kind, exc.report)
+            fail(exc.message, exc.exit_code)
     _report(kind, report)
     sys.exit(3 if report.rows_rejected else EXIT_OK)
 

@@ -9,6 +9,7 @@ committed then; imports are idempotent by `registration_id`, so nothing is lost 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from issuer.context import IssuerContext
 from issuer.db import unit_of_work
+from issuer.errors import IssuerError
 from issuer.ids import new_credential_id
 from issuer.services import audit, feeds
 from issuer.services.feeds import FeedRow
@@ -28,6 +30,7 @@ from issuer.services.result_rows import apply_results
 
 CHUNK = 2000
 RETRIES = 3
+RETRY_PAUSE = 0.05  # seconds, times the attempt number
 
 
 ChunkApplier = Callable[[Session, IssuerContext, list[FeedRow], ImportReport], None]
@@ -44,18 +47,37 @@ def _chunks(rows: Iterable[FeedRow]) -> Iterator[list[FeedRow]]:
         yield chunk
 
 
+class ImportInterrupted(IssuerError):
+    """The database failed a chunk on every attempt. The chunks before it are committed, nothing of
+    it is; `report` covers what was applied, and rows from `line` on were not."""
+
+    code = "import_interrupted"
+    http_status = 503
+
+    def __init__(self, report: ImportReport, line: int, cause: Exception) -> None:
+        super().__init__(
+            f"the database failed at line {line} ({cause.__class__.__name__}), {RETRIES} times: rows from "
+            f"line {line} on were not imported. Run the same import again when the database is back; "
+            "rows already imported are recognised and left unchanged."
+        )
+        self.report, self.line = report, line
+
+
 def _apply(
     session: Session, ctx: IssuerContext, chunk: list[FeedRow], apply: ChunkApplier, report: ImportReport
 ) -> None:
-    """One chunk, one unit of work; retried from scratch after a collision with another import."""
+    """One chunk, one unit of work; retried from scratch after a collision with another import
+    (a unique row written at the same moment, a deadlock, a serialization failure, a lost
+    connection). Raises ImportInterrupted when every attempt failed."""
     for attempt in range(1, RETRIES + 1):
         part = ImportReport(kind=report.kind)
         try:
             with unit_of_work(session):
                 apply(session, ctx, chunk, part)
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError) as exc:
             if attempt == RETRIES:
-                raise
+                raise ImportInterrupted(report, chunk[0].line, exc) from exc
+            time.sleep(RETRY_PAUSE * attempt)  # let the other transaction finish
             continue
         report.add(part)
         return
