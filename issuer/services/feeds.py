@@ -52,6 +52,8 @@ def open_feed(path: str) -> Iterator[Path]:
     """A readable path for `path` (`-` spools standard input to a temporary file)."""
     if path != "-":
         source = Path(path)
+        if source.is_dir():
+            raise FeedError(f"cannot read {path}: it is a directory, not a file")
         if not source.is_file():
             raise FeedError(f"cannot read {path}: no such file")
         yield source
@@ -70,12 +72,16 @@ def check_encoding(path: Path) -> int:
     lines = 0
     try:
         with path.open("rb") as handle:
+            chunk = b""
             while chunk := handle.read(1024 * 1024):
                 decoder.decode(chunk)
                 lines += chunk.count(b"\n")
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise FeedError(f"{path.name} is not valid UTF-8 (byte {exc.start} of a chunk)") from None
+        line = lines + chunk[: exc.start].count(b"\n") + 1
+        raise FeedError(
+            f"{path.name} is not valid UTF-8 on line {line}: save it as UTF-8 and import it again"
+        ) from None
     except OSError as exc:
         raise FeedError(f"cannot read {path.name}: {exc.strerror}") from None
     return lines

@@ -91,7 +91,7 @@ def test_every_row_rejected_still_exits_3(app, tmp_path):
             "registration_id,email,first_name,last_name,exam_code,registered_at\nR1,a@b.org,J\xe9r\xf4me".encode(
                 "latin-1"
             ),
-            "UTF-8",
+            "not valid UTF-8 on line 2",
         ),
     ],
 )
@@ -104,7 +104,13 @@ def test_unusable_files_exit_2_and_change_nothing(app, tmp_path, content, messag
 
 
 def test_missing_file_exits_2(app, tmp_path):
-    assert cli("import", "results", str(tmp_path / "nope.csv")).exit_code == 2
+    outcome = cli("import", "results", str(tmp_path / "nope.csv"))
+    assert outcome.exit_code == 2 and "no such file" in outcome.output
+
+
+def test_a_directory_is_not_a_feed(app, tmp_path):
+    outcome = cli("import", "results", str(tmp_path))
+    assert outcome.exit_code == 2 and "is a directory, not a file" in outcome.output
 
 
 def test_stdin(app):
