@@ -28,7 +28,7 @@ from issuer.services.import_report import ImportReport, Progress
 from issuer.services.registration_rows import apply_registrations
 from issuer.services.result_rows import apply_results
 
-CHUNK = 2000
+CHUNK = 5000
 RETRIES = 3
 RETRY_PAUSE = 0.05  # seconds, times the attempt number
 
