@@ -104,6 +104,7 @@ def rotate(
 def retire(session: Session, ctx: IssuerContext, key_ref: str, *, now: datetime, actor: str) -> SigningKeyRecord:
     """Stop publishing a verify-only key once nothing valid depends on it."""
     with unit_of_work(session):
+        lock_issuer_state(session)
         record = get_key(session, ctx, key_ref)
         if record.state == KeyState.ACTIVE:
             raise InvalidKeyState("the active key cannot be retired: rotate first")

@@ -16,6 +16,7 @@ from issuer.db import unit_of_work
 from issuer.models import Candidate, CredentialRecord
 from issuer.services import audit, candidates, imports, keyring, origin, status_lists
 from issuer.services.accounts import passwords
+from issuer.services.state import lock_issuer_state
 
 DEMO_EMAIL = "demo.candidate@example.org"
 
@@ -36,6 +37,7 @@ def initialize(
     written) for a database that belongs to another origin, unless `move_origin`."""
     report = InitReport(created_key=None)
     with unit_of_work(session):
+        lock_issuer_state(session)  # a second `init` at the same moment waits, then finds it all done
         report.pinned = origin.pin(session, ctx, now=now, actor="cli", move=move_origin)
         if keyring.active_key(session) is None:
             key = keyring.create_active_key(session, ctx, now)
