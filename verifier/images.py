@@ -100,9 +100,13 @@ def _from_raster(data: bytes) -> str:
     baked = getattr(image, "text", {}).get("openbadgecredential") if image.format == "PNG" else None
     if baked:
         return str(baked).strip()
-    if max(image.size) > _SCAN_EDGE:
-        image.thumbnail((_SCAN_EDGE, _SCAN_EDGE))
-    scan: Image.Image = image if image.mode in ("L", "RGB") else image.convert("RGB")
+    try:
+        # Converted first: Pillow cannot scale every mode (16-bit greyscale, for one).
+        scan: Image.Image = image if image.mode in ("L", "RGB") else image.convert("RGB")
+        if max(scan.size) > _SCAN_EDGE:
+            scan.thumbnail((_SCAN_EDGE, _SCAN_EDGE))
+    except _UNREADABLE:
+        raise UploadError("image_unreadable", 422, "The image could not be read.") from None
     codes = zxingcpp.read_barcodes(scan, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     if not codes:
         raise UploadError(

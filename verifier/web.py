@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import Flask, Response, render_template, request
+from flask.globals import request_ctx
+from markupsafe import escape
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -65,13 +67,26 @@ def render_error(status: int, code: str, title: str, detail: str) -> Response:
     if wants_json():
         response = problem(status, code, title, detail)
     else:
-        html = current_host().error_page(status, code, title, detail)
-        response = Response(html, status=status, mimetype="text/html")
+        # Without a URL adapter (a Host header no URL can carry) the layout cannot build its
+        # links: a page of its own, with nothing to link to.
+        page = current_host().error_page if request_ctx.url_adapter is not None else _bare_page
+        response = Response(page(status, code, title, detail), status=status, mimetype="text/html")
     if status == 503:
         response.headers.setdefault("Retry-After", "5")
     if request.path.startswith(("/api/", "/c/", "/status/", "/keys/", "/.well-known/")):
         response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _bare_page(status: int, code: str, title: str, detail: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title></head>"
+        '<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem">'
+        f"<h1>{escape(title)}</h1><p>{escape(detail)}</p><p><small>{status} · {escape(code)}</small></p>"
+        "</body></html>"
+    )
 
 
 def route_of() -> str:

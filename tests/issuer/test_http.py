@@ -457,3 +457,14 @@ def test_machine_documents_answer_problems_in_json_whatever_the_client_accepts(
 def test_database_down_readyz_is_a_problem_in_json(down_client: Any) -> None:
     body = assert_problem(down_client.get("/readyz"), 503, "database_unavailable")
     assert body["detail"]
+
+
+@pytest.mark.parametrize("host", ["a..b", ".", "a" * 64, "x." + "a" * 64 + ".com", "h" * 4000])
+@pytest.mark.parametrize("path", ["/", "/verify", "/login", "/c/" + "Q" * 22, "/verifier-static/cm.css"])
+def test_a_host_header_no_url_can_carry_is_a_400_page_not_a_500(client: Any, host: str, path: str) -> None:
+    """A probe found that such a Host made every HTML page a 500: the error page could not build
+    its links without a URL adapter. It is a 400, in plain words, as a page or as problem+json."""
+    page = client.get(path, headers={"Host": host, "Accept": "text/html"})
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    assert "Traceback" not in page.get_data(as_text=True)
+    assert_problem(client.get(path, headers={"Host": host, "Accept": "application/json"}), 400)

@@ -5,6 +5,7 @@ one tiny IDAT chunk built here, so no pixel is ever decoded."""
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 import zlib
@@ -68,3 +69,16 @@ def test_pillow_global_state_is_untouched() -> None:
     import verifier.images  # noqa: F401 - importing must not change it either
 
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+@pytest.mark.parametrize("mode", ["I;16", "1", "LA", "P", "RGBA", "CMYK"])
+@pytest.mark.parametrize("size", [(9600, 1), (1, 9600), (12000, 40)], ids=["wide", "tall", "strip"])
+def test_a_large_image_in_any_mode_is_read_or_refused_never_an_error(mode: str, size: tuple[int, int]) -> None:
+    """A probe found that a 16-bit greyscale PNG 9,600 px wide (98 bytes) crashed the scaling
+    before the QR scan: every mode is scaled after it is converted to one the scanner reads."""
+    image = Image.new(mode, size)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG" if mode == "CMYK" else "PNG")
+    with pytest.raises(UploadError) as refused:
+        extract(buffer.getvalue())
+    assert refused.value.code in ("no_code_found", "image_unreadable")
