@@ -23,25 +23,33 @@ def feed(tmp_path: Path) -> Path:
     return write(tmp_path / "reg.csv", REG_HEADER, rows)
 
 
-def test_a_chunk_that_keeps_failing_stops_the_import_with_a_report_and_a_rerun_finishes_it(
-    app: Any, feed: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def failing_second_chunk(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """Chunks of two rows; the second chunk (lines 4-5) is written, then the database fails it
+    `times` times. Returns the list of failures so far."""
     monkeypatch.setattr(imports, "CHUNK", 2)
     monkeypatch.setattr(imports, "RETRY_PAUSE", 0.0)
     real = imports.apply_registrations
-    attempts: list[int] = []
+    failures: list[int] = []
 
     def flaky(session: Any, ctx: Any, chunk: list[Any], report: Any, *, now: Any) -> None:
         real(session, ctx, chunk, report, now=now)
         session.flush()  # written, not committed
-        if chunk[0].line == 4:  # the second chunk (lines 4-5): the database gives up every time
-            attempts.append(1)
+        if chunk[0].line == 4 and len(failures) < times:
+            failures.append(1)
             raise OperationalError("INSERT", None, Exception("deadlock detected"))
 
     monkeypatch.setattr(imports, "apply_registrations", flaky)
+    return failures
+
+
+def test_a_chunk_that_keeps_failing_stops_the_import_with_a_report_and_a_rerun_finishes_it(
+    app: Any, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = imports.apply_registrations
+    failures = failing_second_chunk(monkeypatch, times=imports.RETRIES)
     outcome = cli("import", "registrations", str(feed))
     assert outcome.exit_code == 1, outcome.output
-    assert len(attempts) == imports.RETRIES
+    assert len(failures) == imports.RETRIES
     assert codes(outcome) == [(3, "malformed_email")]  # what was found before it stopped
     assert "line 4" in outcome.stderr and "again" in outcome.stderr
     assert "Traceback" not in outcome.output
@@ -59,20 +67,8 @@ def test_a_chunk_that_keeps_failing_stops_the_import_with_a_report_and_a_rerun_f
 def test_a_chunk_that_fails_once_is_retried_and_the_import_completes(
     app: Any, feed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "CHUNK", 2)
-    monkeypatch.setattr(imports, "RETRY_PAUSE", 0.0)
-    real = imports.apply_registrations
-    failed: list[int] = []
-
-    def once(session: Any, ctx: Any, chunk: list[Any], report: Any, *, now: Any) -> None:
-        real(session, ctx, chunk, report, now=now)
-        session.flush()
-        if chunk[0].line == 4 and not failed:
-            failed.append(1)
-            raise OperationalError("INSERT", None, Exception("could not serialize access"))
-
-    monkeypatch.setattr(imports, "apply_registrations", once)
+    failures = failing_second_chunk(monkeypatch, times=1)
     outcome = cli("import", "registrations", str(feed))
     assert outcome.exit_code == 3, outcome.output
-    assert failed == [1] and registration_ids(app) == ["R0", "R2", "R3", "R4", "R5"]
+    assert failures == [1] and registration_ids(app) == ["R0", "R2", "R3", "R4", "R5"]
     assert "5 applied" in outcome.stderr
