@@ -390,17 +390,26 @@ def test_rejection_result_shape(ours: Verifier, es: IssuerKey, make: Any, status
     assert ("credential" in out) is (status == "expired")
 
 
-def test_transcript_shape(ours: Verifier, es: IssuerKey) -> None:
-    """A CLR-shaped transcript: kind, remarks and one certification per assertion, each with
-    its own expiry."""
+def transcript_payload(assertions: list[dict[str, Any]], **subject: Any) -> dict[str, Any]:
+    """A CLR-shaped transcript payload listing `assertions`."""
     payload = credential_payload()
     payload["type"] = ["VerifiableCredential", "ClrCredential"]
     payload["credentialSubject"] = {
         "id": HOLDER,
         "type": ["ClrSubject"],
         "identifier": payload["credentialSubject"]["identifier"],
-        "remarks": "Prepared for ACME hiring.",
-        "verifiableCredential": [
+        **subject,
+        "verifiableCredential": assertions,
+    }
+    return payload
+
+
+def test_transcript_shape(ours: Verifier, es: IssuerKey) -> None:
+    """A CLR-shaped transcript: kind, remarks and one certification per assertion, each with
+    its own expiry."""
+    payload = transcript_payload(
+        remarks="Prepared for ACME hiring.",
+        assertions=[
             {
                 "type": ["VerifiableCredential", "OpenBadgeCredential"],
                 "validUntil": "2028-01-01T00:00:00Z",
@@ -412,7 +421,7 @@ def test_transcript_shape(ours: Verifier, es: IssuerKey) -> None:
                 "credentialSubject": {"achievement": {"humanCode": "CSP-SEC", "name": "Security Professional"}},
             },
         ],
-    }
+    )
     result = ours.verify(_signed(es, payload), now=NOW)
     assert result.status == "valid", [(c.check, c.ok, c.detail) for c in result.checks]
     cred = result.credential
@@ -453,18 +462,11 @@ def test_status_url_in_fixture_is_the_status_list(ours: Verifier, es: IssuerKey)
 
 def test_a_listed_certification_past_its_date_is_marked_expired(ours: Verifier, es: IssuerKey) -> None:
     """SPEC §3.6/§5.4: each certification a transcript lists carries `expired` as of the check."""
-    payload = credential_payload()
-    payload["type"] = ["VerifiableCredential", "ClrCredential"]
-    payload["credentialSubject"] = {
-        "id": HOLDER,
-        "type": ["ClrSubject"],
-        "identifier": payload["credentialSubject"]["identifier"],
-        "verifiableCredential": [
-            {"validUntil": iso(NOW - timedelta(days=1)), "credentialSubject": {"achievement": {"humanCode": "OLD"}}},
-            {"validUntil": iso(NOW + timedelta(days=1)), "credentialSubject": {"achievement": {"humanCode": "NEW"}}},
-            {"credentialSubject": {"achievement": {"humanCode": "OPEN"}}},
-        ],
-    }
+    payload = transcript_payload([
+        {"validUntil": iso(NOW - timedelta(days=1)), "credentialSubject": {"achievement": {"humanCode": "OLD"}}},
+        {"validUntil": iso(NOW + timedelta(days=1)), "credentialSubject": {"achievement": {"humanCode": "NEW"}}},
+        {"credentialSubject": {"achievement": {"humanCode": "OPEN"}}},
+    ])  # fmt: skip
     token = _signed(es, payload)
     result = ours.verify(token, now=NOW)
     assert result.status == "valid" and result.credential is not None
